@@ -1,0 +1,47 @@
+"""The FastAPI application: ingest, REST API, operator endpoints and the web UI."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from cadenza import __version__
+from cadenza.api.idempotency import IdempotencyMiddleware
+from cadenza.api.metrics import Metrics, MetricsMiddleware
+from cadenza.api.problems import register_problem_handlers
+from cadenza.api.routers import (
+    api_keys,
+    audit,
+    companies,
+    contacts,
+    duplicates,
+    fields,
+    imports,
+    ingest,
+    ops,
+    users,
+)
+from cadenza.bootstrap import Container
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Cadenza",
+        version=__version__,
+        description="Marketing automation API: Segment-compatible ingest under /v1, management under /api/v1.",
+    )
+    app.state.container = container
+    metrics = Metrics()
+    metrics.watch_queue(lambda: container.queue.depth(container.clock.now()))
+    app.state.metrics = metrics
+    register_problem_handlers(app)
+    app.include_router(ops.router)
+    app.include_router(ingest.router, prefix="/v1", tags=["ingest"])
+    for module, tag in ((contacts, "contacts"), (companies, "companies"), (fields, "fields"),
+                        (imports, "imports"), (duplicates, "duplicates"), (users, "users"),
+                        (api_keys, "api-keys"), (audit, "audit-log")):
+        app.include_router(module.router, prefix=API_PREFIX, tags=[tag])
+    app.add_middleware(IdempotencyMiddleware, container=container, prefix=API_PREFIX)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,53 @@
+"""RFC 9457 problem+json for every error the API returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from cadenza.core.errors import CadenzaError
+
+PROBLEM = "application/problem+json"
+
+
+def problem_response(status: int, title: str, detail: str, *, slug: str, instance: str | None = None,
+                     **extra: Any) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"https://cadenza.dev/problems/{slug}", "title": title, "status": status,
+                            "detail": detail}
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    headers = {"WWW-Authenticate": 'Basic realm="cadenza", Bearer'} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or str(loc[0] if loc else "")
+
+
+def register_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(CadenzaError)
+    async def _cadenza_error(request: Request, error: CadenzaError) -> JSONResponse:
+        body = error.to_problem(request.url.path)
+        headers = {"WWW-Authenticate": 'Basic realm="cadenza", Bearer'} if error.status == 401 else None
+        return JSONResponse(body, status_code=error.status, media_type=PROBLEM, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field_path(tuple(e.get("loc", ()))), "message": e.get("msg", ""), "type": e.get("type")}
+                  for e in error.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(422, "Validation failed", detail, slug="validation-failed",
+                                instance=request.url.path, errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        title = {404: "Not found", 405: "Method not allowed", 401: "Authentication required"}.get(
+            error.status_code, "Error")
+        return problem_response(error.status_code, title, str(error.detail), slug=title.lower().replace(" ", "-"),
+                                instance=request.url.path)

@@ -1,0 +1,24 @@
+"""`cadenza` commands: serve, worker, db, users, keys, import, demo."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+
+from cadenza.cli import admin, database, importing, server
+
+app = typer.Typer(help="Cadenza: open-source marketing automation.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+app.command("serve")(server.serve)
+app.command("worker")(server.worker)
+app.command("demo")(server.demo)
+app.add_typer(database.app, name="db")
+app.add_typer(admin.users, name="users")
+app.add_typer(admin.keys, name="keys")
+app.add_typer(importing.app, name="import")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import signal
+import threading
+
+import typer
+import uvicorn
+
+from cadenza.cli.common import console, ensure_migrated, open_container
+from cadenza.config import Settings
+from cadenza.demo import seed_demo
+from cadenza.schema import upgrade
+from cadenza.web import create_server_app
+from cadenza.workers.loop import Worker, start_in_thread
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    demo: bool = typer.Option(False, "--demo", help="Migrate, create a demo workspace and print its logins."),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Serve HTTP only; run `cadenza worker` apart."),
+) -> None:
+    """Run the API, the UI and (unless --no-worker) the background worker in one process."""
+    if demo:
+        upgrade(Settings().database_url)
+    container = open_container(require_migrated=True)
+    if demo:
+        with console.status("Preparing the demo workspace…"):
+            credentials = seed_demo(container)
+        console.rule("[bold]Cadenza demo[/bold]")
+        console.print(f"UI:          http://{host}:{port}/")
+        console.print(f"Admin login: {credentials.admin_email}")
+        if credentials.admin_password:
+            console.print(f"Password:    {credentials.admin_password}")
+        else:
+            console.print("Password:    (set when the demo was first created; `cadenza users create` adds users)")
+        console.print(f"Ingest key:  {credentials.ingest_key}")
+        console.rule()
+    worker: Worker | None = None
+    if not no_worker:
+        worker, _thread = start_in_thread(container)
+    try:
+        uvicorn.run(create_server_app(container), host=host, port=port, log_level="info")
+    finally:
+        if worker:
+            worker.stop()
+        container.close()
+
+
+def worker() -> None:
+    """Run background work (jobs, outbox relay) until interrupted. Run as many as you like on PostgreSQL."""
+    container = open_container()
+    if not container.db.is_postgres:
+        console.print("SQLite allows one worker: do not run it beside `cadenza serve` without --no-worker.")
+    runner = Worker(container)
+    stop = threading.Event()
+
+    def _stop(*_args: object) -> None:
+        runner.stop()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    console.print(f"Worker {runner.id} running. Ctrl-C stops it.")
+    runner.run_forever()
+
+
+def demo() -> None:
+    """Create (or refresh) the demo workspace and print its logins."""
+    container = open_container()
+    ensure_migrated(container)
+    credentials = seed_demo(container)
+    console.print(f"Admin: {credentials.admin_email} / {credentials.admin_password or '(unchanged)'}")
+    console.print(f"Ingest key: {credentials.ingest_key}")

@@ -1,0 +1,38 @@
+"""Settings from the environment (prefix CADENZA_)."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CADENZA_", extra="ignore")
+
+    database_url: str = "sqlite:///cadenza.db"
+    secret_key: str | None = None
+    base_url: str = "http://127.0.0.1:8000"
+    smtp_url: str | None = None
+    postal_address: str | None = None
+    data_dir: Path = Path(".")
+    # Ingest limits, as Segment's HTTP tracking API.
+    max_batch_bytes: int = 500 * 1024
+    max_event_bytes: int = 32 * 1024
+    worker_poll_seconds: float = 1.0
+    session_max_age_seconds: int = 14 * 24 * 3600
+    secure_cookies: bool = False
+
+    def resolved_secret_key(self) -> str:
+        """The configured secret, else one generated on first run and kept beside the data."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.data_dir / ".cadenza-secret"
+        if path.exists():
+            return path.read_text().strip()
+        key = secrets.token_urlsafe(48)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key

@@ -1,0 +1,1 @@
+"""Contacts and companies: custom fields, identity resolution, import, de-duplication and merge."""

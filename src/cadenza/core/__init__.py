@@ -1,0 +1,1 @@
+"""Framework-free building blocks: clock, errors, pagination, the in-process bus."""

@@ -1,0 +1,1 @@
+"""Segment-compatible event ingestion and the event store."""

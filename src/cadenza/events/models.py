@@ -1,0 +1,39 @@
+"""The event store: every ingested Segment call and every internal event, in one stream."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cadenza.storage.base import Base, BigId, JSONType, UTCDateTime, id_column
+
+
+class Event(Base):
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "message_id"),
+        Index("ix_events_workspace_id_contact_id_name_occurred_at", "workspace_id", "contact_id", "name", "occurred_at"),
+        Index("ix_events_workspace_id_occurred_at", "workspace_id", "occurred_at"),
+        Index("ix_events_workspace_id_anonymous_id", "workspace_id", "anonymous_id"),
+    )
+
+    id: Mapped[int] = id_column()
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[int | None] = mapped_column(
+        BigId, ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True
+    )
+    message_id: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(20))  # identify|track|page|screen|group|alias|internal
+    name: Mapped[str] = mapped_column(String(255), default="")  # event name, page/screen name, "identify"
+    user_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    anonymous_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)  # properties or traits
+    context: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    integrations: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    source: Mapped[str] = mapped_column(String(50), default="api")  # api|import|internal|...

@@ -1,0 +1,30 @@
+"""Job kinds and the functions that run them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from cadenza.storage.queue import ClaimedJob
+
+JobHandler = Callable[[ClaimedJob], None]
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when retrying cannot help (bad input): the job fails at once."""
+
+
+@dataclass
+class JobRegistry:
+    handlers: dict[str, JobHandler] = field(default_factory=dict)
+    # topic -> job kinds enqueued for each outbox fact of that topic
+    topic_jobs: dict[str, list[str]] = field(default_factory=dict)
+
+    def register(self, kind: str, handler: JobHandler) -> None:
+        if kind in self.handlers:
+            raise ValueError(f"job kind {kind!r} registered twice")
+        self.handlers[kind] = handler
+
+    def on_topic(self, topic: str, kind: str) -> None:
+        """Every outbox fact of `topic` becomes a job of `kind` (in the relay's transaction)."""
+        self.topic_jobs.setdefault(topic, []).append(kind)

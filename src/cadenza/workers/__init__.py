@@ -1,0 +1,1 @@
+"""The worker loop (due jobs, outbox relay, heartbeats) and the job handler registry."""
