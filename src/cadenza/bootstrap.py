@@ -6,9 +6,14 @@ from dataclasses import dataclass, field
 
 from cadenza.auth import AccessControl
 from cadenza.config import Settings
+from cadenza.contacts.companies import CompanyService
+from cadenza.contacts.duplicates import DuplicateService
+from cadenza.contacts.fields import FieldService
+from cadenza.contacts.importing import ImportService
 from cadenza.contacts.service import ContactService
 from cadenza.core.bus import EventBus
 from cadenza.core.clock import Clock, SystemClock
+from cadenza.events.queries import EventQueries
 from cadenza.events.service import IngestService
 from cadenza.schema import MigrationStatus, migration_status
 from cadenza.storage import Database
@@ -29,7 +34,12 @@ class Container:
     outbox: OutboxRelay
     idempotency: IdempotencyStore
     contacts: ContactService
+    companies: CompanyService
+    fields: FieldService
+    imports: ImportService
+    duplicates: DuplicateService
     ingest: IngestService
+    events: EventQueries
     jobs: JobRegistry = field(default_factory=JobRegistry)
 
     def migration_status(self) -> MigrationStatus:
@@ -44,17 +54,23 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
     settings = settings or Settings()
     clock = clock or SystemClock()
     db = db or Database.from_url(settings.database_url)
+    queue = JobQueue(db)
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
         bus=EventBus(),
         access=AccessControl(db, clock, settings.session_max_age_seconds),
-        queue=JobQueue(db),
+        queue=queue,
         outbox=OutboxRelay(db),
         idempotency=IdempotencyStore(db),
         contacts=ContactService(db, clock),
+        companies=CompanyService(db, clock),
+        fields=FieldService(db, clock),
+        imports=ImportService(db, clock, settings, queue),
+        duplicates=DuplicateService(db, clock),
         ingest=IngestService(db, clock, settings),
+        events=EventQueries(db, clock),
     )
     register_job_handlers(container)
     return container
@@ -62,3 +78,4 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
 
 def register_job_handlers(container: Container) -> None:
     """Each domain's background work, by job kind."""
+    container.imports.register_jobs(container.jobs)

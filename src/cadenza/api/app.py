@@ -14,6 +14,7 @@ from cadenza.api.routers import (
     companies,
     contacts,
     duplicates,
+    events,
     fields,
     imports,
     ingest,
@@ -38,7 +39,7 @@ def create_app(container: Container) -> FastAPI:
     register_problem_handlers(app)
     app.include_router(ops.router)
     app.include_router(ingest.router, prefix="/v1", tags=["ingest"])
-    for module, tag in ((contacts, "contacts"), (companies, "companies"), (fields, "fields"),
+    for module, tag in ((contacts, "contacts"), (events, "events"), (companies, "companies"), (fields, "fields"),
                         (imports, "imports"), (duplicates, "duplicates"), (users, "users"),
                         (api_keys, "api-keys"), (audit, "audit-log")):
         app.include_router(module.router, prefix=API_PREFIX, tags=[tag])

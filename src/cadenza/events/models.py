@@ -15,7 +15,10 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("workspace_id", "message_id"),
-        Index("ix_events_workspace_id_contact_id_name_occurred_at", "workspace_id", "contact_id", "name", "occurred_at"),
+        Index(
+            "ix_events_workspace_id_contact_id_name_occurred_at",
+            "workspace_id", "contact_id", "name", "occurred_at",
+        ),
         Index("ix_events_workspace_id_occurred_at", "workspace_id", "occurred_at"),
         Index("ix_events_workspace_id_anonymous_id", "workspace_id", "anonymous_id"),
     )
