@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 02:26:14.565155
+Create Date: 2026-11-25 02:29:56.422658
 """
 from collections.abc import Sequence
 
