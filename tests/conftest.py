@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from cadenza.auth import Principal, Role, Scope
+from cadenza.auth.secrets import set_hashing_cost
 from cadenza.bootstrap import Container, build_container
 from cadenza.config import Settings
 from cadenza.core.clock import FrozenClock
@@ -25,6 +26,8 @@ from cadenza.storage import Database
 from cadenza.storage.database import build_engine, normalise_url
 
 POSTGRES_URL = os.environ.get("CADENZA_TEST_DATABASE_URL")
+
+set_hashing_cost(time_cost=1, memory_cost=1024)  # argon2 at production cost takes ~0.3 s a password
 
 
 def _postgres_database(base_url: str, name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 
 from cadenza.auth import AccessControl
@@ -13,12 +14,14 @@ from cadenza.contacts.importing import ImportService
 from cadenza.contacts.service import ContactService
 from cadenza.core.bus import EventBus
 from cadenza.core.clock import Clock, SystemClock
+from cadenza.events.contact_merge import EventTimeline
 from cadenza.events.queries import EventQueries
 from cadenza.events.service import IngestService
 from cadenza.schema import MigrationStatus, migration_status
 from cadenza.storage import Database
 from cadenza.storage.idempotency import IdempotencyStore
 from cadenza.storage.outbox import OutboxRelay
+from cadenza.storage.probe import Probe
 from cadenza.storage.queue import JobQueue
 from cadenza.storage.registry import JobRegistry
 
@@ -53,8 +56,9 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
                     db: Database | None = None) -> Container:
     settings = settings or Settings()
     clock = clock or SystemClock()
-    db = db or Database.from_url(settings.database_url)
-    queue = JobQueue(db)
+    db = db or Database.from_url(settings.database_url, pool_size=settings.database_pool_size,
+                                 max_overflow=settings.database_max_overflow)
+    queue = JobQueue(db, lease=dt.timedelta(seconds=settings.job_lease_seconds))
     container = Container(
         settings=settings,
         db=db,
@@ -68,7 +72,7 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
         companies=CompanyService(db, clock),
         fields=FieldService(db, clock),
         imports=ImportService(db, clock, settings, queue),
-        duplicates=DuplicateService(db, clock),
+        duplicates=DuplicateService(db, clock, EventTimeline()),
         ingest=IngestService(db, clock, settings),
         events=EventQueries(db, clock),
     )
@@ -79,3 +83,4 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
 def register_job_handlers(container: Container) -> None:
     """Each domain's background work, by job kind."""
     container.imports.register_jobs(container.jobs)
+    Probe(container.db, container.clock).register_jobs(container.jobs)

@@ -20,7 +20,14 @@ class Settings(BaseSettings):
     # Ingest limits, as Segment's HTTP tracking API.
     max_batch_bytes: int = 500 * 1024
     max_event_bytes: int = 32 * 1024
+    # PostgreSQL connections per process: keep processes × (pool size + overflow) under max_connections.
+    database_pool_size: int = 5
+    database_max_overflow: int = 10
+    # The worker: how often it looks for due work when idle, how many jobs it claims at once, and how
+    # long a claim holds before another worker may take the job over (a crashed worker's jobs resume).
     worker_poll_seconds: float = 1.0
+    worker_batch_size: int = 50
+    job_lease_seconds: float = 300.0
     session_max_age_seconds: int = 14 * 24 * 3600
     secure_cookies: bool = False
 

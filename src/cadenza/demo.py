@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 from dataclasses import dataclass
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from cadenza.auth import Principal, Scope
 from cadenza.auth.models import Workspace
 from cadenza.bootstrap import Container
+from cadenza.events.sample import demo_traffic
 
 DEMO_WORKSPACE = "Acme Demo"
 DEMO_ADMIN = "admin@example.com"
@@ -38,5 +40,8 @@ def seed_demo(container: Container, *, contacts: int = 2000) -> DemoCredentials:
     return DemoCredentials(DEMO_ADMIN, password, raw, workspace_id)
 
 
-def fill_demo_data(container: Container, owner: Principal, *, contacts: int) -> None:
-    """Companies, contacts with custom fields and tags, and a history of events."""
+def fill_demo_data(container: Container, owner: Principal, *, contacts: int = 2000) -> None:
+    """Companies, contacts and 90 days of their events, sent as Segment calls through the ingest service
+    (so identity resolution, stitching and company links happen exactly as for real traffic)."""
+    for batch in demo_traffic(container.clock.now(), contacts=contacts, rng=random.Random(42)):
+        container.ingest.ingest(owner, batch, inspect_each=False, source="demo")

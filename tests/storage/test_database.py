@@ -1,10 +1,14 @@
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import select
 
 from cadenza.auth.models import Workspace
 from cadenza.bootstrap import Container
+from cadenza.storage import Database
 from cadenza.storage.database import NestedTransactionError
 
 
@@ -31,3 +35,86 @@ def test_times_come_back_as_utc_aware(container: Container) -> None:
         stored = session.scalar(select(Workspace.created_at).where(Workspace.slug == "t"))
     assert stored == now
     assert stored is not None and stored.utcoffset() is not None
+
+
+def test_rows_loaded_in_a_read_stay_readable_after_it(container: Container) -> None:
+    now = container.clock.now()
+    with container.db.transaction() as session:
+        session.add(Workspace(name="Kept", slug="kept", created_at=now))
+    with container.db.read() as session:
+        workspace = session.scalar(select(Workspace).where(Workspace.slug == "kept"))
+
+    assert workspace is not None and (workspace.name, workspace.created_at) == ("Kept", now)
+
+
+def test_two_writers_at_once_both_commit(container: Container) -> None:
+    """SQLite: the second writer's BEGIN IMMEDIATE waits (busy timeout) instead of failing 'database is locked'."""
+    now = container.clock.now()
+    both_open = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(slug: str, hold: float) -> None:
+        try:
+            both_open.wait()
+            with container.db.transaction() as session:
+                session.add(Workspace(name=slug, slug=slug, created_at=now))
+                session.flush()
+                time.sleep(hold)
+        except BaseException as error:  # pragma: no cover - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=write, args=("first", 0.3)), threading.Thread(target=write, args=("second", 0))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    with container.db.read() as session:
+        assert sorted(session.scalars(select(Workspace.slug))) == ["first", "second"]
+
+
+def test_a_read_does_not_wait_for_an_open_writer(container: Container) -> None:
+    now = container.clock.now()
+    writing, done = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with container.db.transaction() as session:
+            session.add(Workspace(name="slow", slug="slow", created_at=now))
+            session.flush()
+            writing.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=slow_writer)
+    thread.start()
+    try:
+        assert writing.wait(10)
+        started = time.perf_counter()
+        with container.db.read() as session:
+            seen = list(session.scalars(select(Workspace.slug)))
+        elapsed = time.perf_counter() - started
+    finally:
+        done.set()
+        thread.join(10)
+
+    assert seen == []  # the uncommitted row is not visible
+    assert elapsed < 2.0
+
+
+def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(container: Container) -> None:
+    if container.db.is_postgres:
+        pytest.skip("SQLite only")
+    with container.db.engine.connect() as connection:
+        pragmas = {name: connection.exec_driver_sql(f"PRAGMA {name}").scalar()
+                   for name in ("journal_mode", "busy_timeout", "foreign_keys", "synchronous")}
+
+    assert pragmas == {"journal_mode": "wal", "busy_timeout": 30000, "foreign_keys": 1, "synchronous": 1}
+
+
+def test_the_connection_pool_is_sized_from_the_settings(database_url: str) -> None:
+    db = Database.from_url(database_url, pool_size=3, max_overflow=2)
+    try:
+        pool = db.engine.pool
+        assert (pool.size(), pool._max_overflow) == (3, 2)  # type: ignore[attr-defined]
+    finally:
+        db.dispose()

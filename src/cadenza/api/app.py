@@ -18,6 +18,7 @@ from cadenza.api.routers import (
     fields,
     imports,
     ingest,
+    jobs,
     ops,
     users,
 )
@@ -41,7 +42,7 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(ingest.router, prefix="/v1", tags=["ingest"])
     for module, tag in ((contacts, "contacts"), (events, "events"), (companies, "companies"), (fields, "fields"),
                         (imports, "imports"), (duplicates, "duplicates"), (users, "users"),
-                        (api_keys, "api-keys"), (audit, "audit-log")):
+                        (api_keys, "api-keys"), (audit, "audit-log"), (jobs, "jobs")):
         app.include_router(module.router, prefix=API_PREFIX, tags=[tag])
     app.add_middleware(IdempotencyMiddleware, container=container, prefix=API_PREFIX)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -67,8 +67,27 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", None) or "unmatched"
+            template = route_template(scope)
             method = scope.get("method", "")
             self.metrics.requests.labels(method, template, str(status)).inc()
             self.metrics.latency.labels(method, template).observe(time.perf_counter() - started)
+
+
+def route_template(scope: Scope) -> str:
+    """The matched route's path template with its router prefix (`/api/v1/jobs/{job_id}`), or "unmatched".
+
+    A route included with a prefix knows only its own part (`/jobs/{job_id}`); the prefix is the start of
+    the request path before the part the route's pattern matches.
+    """
+    route = scope.get("route")
+    if route is None:
+        return "unmatched"
+    own = str(getattr(route, "path_format", None) or getattr(route, "path", None) or "")
+    pattern = getattr(route, "path_regex", None)
+    path: str = scope.get("path", "")
+    if pattern is not None:
+        starts = [index for index, char in enumerate(path) if char == "/"] + [len(path)]
+        for index in starts:
+            if pattern.match(path[index:]):
+                return path[:index] + own
+    return own or "unmatched"

@@ -79,3 +79,16 @@ def can_grant(granter: Role, role: Role) -> bool:
     if granter is Role.OWNER:
         return True
     return granter is Role.ADMIN and role is not Role.OWNER
+
+
+def granting_role(principal: Principal) -> Role:
+    """The role whose grants a principal may make. A user: their own. The operator (system): owner.
+
+    An admin-scoped API key grants as an admin, never more: an admin could otherwise mint a key
+    and use it to make themselves owner.
+    """
+    if principal.kind == "system":
+        return Role.OWNER
+    if principal.kind == "user" and principal.role is not None:
+        return principal.role
+    return Role.ADMIN if principal.can(Permission.ADMIN) else Role.ANALYST

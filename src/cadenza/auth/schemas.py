@@ -5,7 +5,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
-from cadenza.auth.roles import Role, Scope
+from cadenza.auth.models import User
+from cadenza.auth.roles import Permission, Role, Scope
+from cadenza.auth.secrets import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL
 
 
 class UserOut(BaseModel):
@@ -19,20 +23,30 @@ class UserOut(BaseModel):
     created_at: dt.datetime
     last_login_at: dt.datetime | None = None
 
+    @classmethod
+    def of(cls, user: User, role: Role) -> UserOut:
+        return cls(id=user.id, email=user.email, name=user.name, role=role, is_active=user.is_active,
+                   created_at=user.created_at, last_login_at=user.last_login_at)
+
+
+class UserPage(BaseModel):
+    data: list[UserOut]
+    next_cursor: str | None = None
+
 
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
-    name: str = ""
-    password: str = Field(min_length=10, max_length=200)
+    name: str = Field("", max_length=200, pattern=NO_NUL)
+    password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH, repr=False)
     role: Role = Role.MARKETER
 
 
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = None
+    name: str | None = Field(None, max_length=200, pattern=NO_NUL)
     role: Role | None = None
     is_active: bool | None = None
 
@@ -49,15 +63,20 @@ class ApiKeyOut(BaseModel):
     revoked_at: dt.datetime | None = None
 
 
+class ApiKeyPage(BaseModel):
+    data: list[ApiKeyOut]
+    next_cursor: str | None = None
+
+
 class ApiKeyCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=NO_NUL)
     scope: Scope
 
 
 class ApiKeyCreated(ApiKeyOut):
-    key: str = Field(description="The full key. Shown once; store it now.")
+    key: str = Field(description="The full key. Shown once; store it now.", repr=False)
 
 
 class AuditEntryOut(BaseModel):
@@ -74,3 +93,28 @@ class AuditEntryOut(BaseModel):
     note: str | None = None
     ip_address: str | None = None
     created_at: dt.datetime
+
+
+class AuditPage(BaseModel):
+    data: list[AuditEntryOut]
+    next_cursor: str | None = None
+
+
+class WorkspaceOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    slug: str
+
+
+class MeOut(BaseModel):
+    """Who is calling: a user (with a role) or an API key (with a scope), and what they may do."""
+
+    workspace: WorkspaceOut
+    kind: str = Field(description="user, api_key or system")
+    id: int | None
+    label: str
+    role: Role | None = None
+    scope: Scope | None = None
+    permissions: list[Permission]

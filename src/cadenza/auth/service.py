@@ -7,16 +7,34 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
 
 from cadenza.auth.audit import record_audit
-from cadenza.auth.errors import InvalidApiKey, InvalidCredentials, LastOwner
+from cadenza.auth.errors import InvalidApiKey, InvalidCredentials
+from cadenza.auth.members import (
+    MemberUseCases,
+    clean_name,
+    cursor_id,
+    detached_read,
+    normalise_email,
+    require,
+)
 from cadenza.auth.models import ApiKey, AuditEntry, Membership, User, UserSession, Workspace
-from cadenza.auth.roles import Permission, Principal, Role, Scope, can_grant
-from cadenza.auth.secrets import digest, hash_password, new_api_key, new_token, verify_password
+from cadenza.auth.roles import Permission, Principal, Role, Scope
+from cadenza.auth.secrets import (
+    digest,
+    hash_password,
+    new_api_key,
+    new_token,
+    validate_password,
+    verify_nothing,
+    verify_password,
+    visible_prefix,
+)
 from cadenza.core.clock import Clock
-from cadenza.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from cadenza.core.errors import NotFound, ValidationFailed
+from cadenza.core.pagination import Page, clamp_limit, encode_cursor
 from cadenza.core.text import slugify
 from cadenza.storage import Database
 
@@ -28,7 +46,7 @@ class SignedIn:
     workspace_name: str
 
 
-class AccessControl:
+class AccessControl(MemberUseCases):
     """Builds principals from credentials and manages who may do what."""
 
     KEY_CACHE_SECONDS = 30.0
@@ -38,116 +56,90 @@ class AccessControl:
         self.clock = clock
         self.session_max_age = session_max_age
         self._key_cache: dict[str, tuple[float, Principal]] = {}
+        self._revoked_key_ids: set[int] = set()
         self._lock = threading.Lock()
 
-    # ---- workspaces and users -------------------------------------------------------------
+    # ---- workspaces ---------------------------------------------------------------------------
 
     def create_workspace(self, name: str, owner_email: str, owner_password: str, owner_name: str = "") -> Principal:
-        """A new workspace with its first owner (a new or existing user)."""
+        """A new workspace with its first owner (a new or existing user, whose password then stays theirs)."""
+        name = clean_name(name, "workspace_name")
+        if not name:
+            raise ValidationFailed("A workspace needs a name.", errors=[{"field": "workspace_name"}])
+        owner_email = normalise_email(owner_email)
+        password_hash = hash_password(validate_password(owner_password))  # slow on purpose: outside the transaction
         now = self.clock.now()
         with self.db.transaction() as session:
             slug = self._free_slug(session, slugify(name) or "workspace")
             workspace = Workspace(name=name, slug=slug, created_at=now)
             session.add(workspace)
-            user = session.scalar(select(User).where(User.email == owner_email.lower()))
+            user = session.scalar(select(User).where(User.email == owner_email))
             if user is None:
-                user = User(
-                    email=owner_email.lower(), name=owner_name, password_hash=hash_password(owner_password),
-                    is_active=True, created_at=now,
-                )
+                user = User(email=owner_email, name=clean_name(owner_name), password_hash=password_hash,
+                            is_active=True, created_at=now)
                 session.add(user)
             session.flush()
             session.add(Membership(workspace_id=workspace.id, user_id=user.id, role=Role.OWNER, created_at=now))
             principal = Principal.for_user(workspace.id, user.id, user.email, Role.OWNER)
             record_audit(session, principal, "workspace.created", at=now, target_type="workspace",
-                         target_id=workspace.id, changes={"name": name})
+                         target_id=workspace.id, changes={"name": name, "slug": slug, "owner": user.email})
             return principal
 
     @staticmethod
-    def _free_slug(session, base: str) -> str:  # type: ignore[no-untyped-def]
+    def _free_slug(session: Session, base: str) -> str:
         slug, n = base, 1
         while session.scalar(select(Workspace.id).where(Workspace.slug == slug)) is not None:
             n += 1
             slug = f"{base}-{n}"
         return slug
 
-    def create_user(self, actor: Principal, email: str, password: str, role: Role, name: str = "") -> User:
-        self._require(actor, Permission.ADMIN)
-        if actor.role is not None and not can_grant(actor.role, role):
-            raise PermissionDenied(f"A {actor.role} cannot grant the {role} role.")
-        now = self.clock.now()
-        email = email.strip().lower()
-        with self.db.transaction() as session:
-            user = session.scalar(select(User).where(User.email == email))
-            if user is None:
-                user = User(email=email, name=name, password_hash=hash_password(password), is_active=True,
-                            created_at=now)
-                session.add(user)
-                session.flush()
-            elif session.scalar(select(Membership.id).where(
-                Membership.workspace_id == actor.workspace_id, Membership.user_id == user.id)):
-                raise Conflict(f"{email} is already a member of this workspace.")
-            session.add(Membership(workspace_id=actor.workspace_id, user_id=user.id, role=role, created_at=now))
-            record_audit(session, actor, "user.created", at=now, target_type="user", target_id=user.id,
-                         changes={"email": email, "role": str(role)})
-            return user
+    def get_workspace(self, actor: Principal) -> Workspace:
+        """The caller's own workspace."""
+        with detached_read(self.db) as session:
+            workspace = session.get(Workspace, actor.workspace_id)
+        if workspace is None:
+            raise NotFound("This workspace no longer exists.")
+        return workspace
 
-    def update_member(self, actor: Principal, user_id: int, *, role: Role | None = None,
-                      is_active: bool | None = None, name: str | None = None) -> tuple[User, Role]:
-        self._require(actor, Permission.ADMIN)
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            row = session.execute(
-                select(User, Membership).join(Membership, Membership.user_id == User.id)
-                .where(Membership.workspace_id == actor.workspace_id, User.id == user_id)
-            ).first()
-            if row is None:
-                raise NotFound(f"No user {user_id} in this workspace.")
-            user, membership = row
-            changes: dict[str, object] = {}
-            if role is not None and role != membership.role:
-                if actor.role is not None and (not can_grant(actor.role, role)
-                                               or not can_grant(actor.role, Role(membership.role))):
-                    raise PermissionDenied(f"A {actor.role} cannot change this member to {role}.")
-                if membership.role == Role.OWNER and self._owner_count(session, actor.workspace_id) <= 1:
-                    raise LastOwner("Make another member owner first.")
-                changes["role"] = [membership.role, str(role)]
-                membership.role = role
-            if is_active is not None and is_active != user.is_active:
-                changes["is_active"] = [user.is_active, is_active]
-                user.is_active = is_active
-                if not is_active:
-                    session.execute(delete(UserSession).where(UserSession.user_id == user.id))
-            if name is not None and name != user.name:
-                changes["name"] = [user.name, name]
-                user.name = name
-            if changes:
-                record_audit(session, actor, "user.updated", at=now, target_type="user", target_id=user.id,
-                             changes=changes)
-            return user, Role(membership.role)
+    def find_workspace(self, slug: str | None) -> Workspace | None:
+        """For the operator (CLI): the workspace with `slug`, else the only one; None when there is none yet.
 
-    @staticmethod
-    def _owner_count(session, workspace_id: int) -> int:  # type: ignore[no-untyped-def]
-        return int(session.scalar(select(func.count()).select_from(Membership).where(
-            Membership.workspace_id == workspace_id, Membership.role == Role.OWNER)) or 0)
-
-    def list_members(self, actor: Principal) -> list[tuple[User, Role]]:
-        self._require(actor, Permission.ADMIN)
-        with self.db.read() as session:
-            rows = session.execute(
-                select(User, Membership.role).join(Membership, Membership.user_id == User.id)
-                .where(Membership.workspace_id == actor.workspace_id).order_by(User.id)
-            ).all()
-            return [(user, Role(role)) for user, role in rows]
+        Raises NotFound for an unknown slug and ValidationFailed when there are several and no slug.
+        """
+        with detached_read(self.db) as session:
+            if slug:
+                workspace = session.scalar(select(Workspace).where(Workspace.slug == slug))
+                if workspace is None:
+                    known = session.scalar(select(Workspace.id).limit(1))
+                    hint = "" if known is not None else " (there is no workspace yet)"
+                    raise NotFound(f"No workspace with the slug {slug!r}{hint}.")
+                return workspace
+            first_two = list(session.scalars(select(Workspace).order_by(Workspace.id).limit(2)))
+        if len(first_two) > 1:
+            raise ValidationFailed("There are several workspaces: name one with --workspace SLUG.",
+                                   errors=[{"field": "workspace"}])
+        return first_two[0] if first_two else None
 
     # ---- browser sessions -----------------------------------------------------------------
 
     def sign_in(self, email: str, password: str, workspace_slug: str | None = None) -> tuple[str, SignedIn]:
-        """Checks the password and opens a session. Returns the cookie token and who signed in."""
+        """Checks the password and opens a session. Returns the cookie token and who signed in.
+
+        A wrong password and an unknown email take the same time and give the same answer.
+        """
+        with detached_read(self.db) as session:
+            found = session.execute(select(User.id, User.password_hash).where(
+                User.email == email.strip().lower())).first()
+        # The slow hash check runs outside any transaction (on SQLite a transaction holds the write lock).
+        if found is None:
+            verify_nothing(password)
+            raise InvalidCredentials("The email or password is not right.")
+        if not verify_password(found.password_hash, password):
+            raise InvalidCredentials("The email or password is not right.")
         now = self.clock.now()
         with self.db.transaction() as session:
-            user = session.scalar(select(User).where(User.email == email.strip().lower()))
-            if user is None or not user.is_active or not verify_password(user.password_hash, password):
+            user = session.get(User, found.id)
+            if user is None or not user.is_active or user.password_hash != found.password_hash:
                 raise InvalidCredentials("The email or password is not right.")
             query = (select(Membership, Workspace).join(Workspace, Workspace.id == Membership.workspace_id)
                      .where(Membership.user_id == user.id).order_by(Membership.id))
@@ -169,7 +161,7 @@ class AccessControl:
 
     def resolve_session(self, token: str) -> SignedIn | None:
         now = self.clock.now()
-        with self.db.read() as session:
+        with detached_read(self.db) as session:
             row = session.execute(
                 select(UserSession, User, Membership, Workspace)
                 .join(User, User.id == UserSession.user_id)
@@ -193,15 +185,20 @@ class AccessControl:
     # ---- API keys ---------------------------------------------------------------------------
 
     def create_api_key(self, actor: Principal, name: str, scope: Scope) -> tuple[ApiKey, str]:
-        """Returns the stored key and the full secret, which is never shown again."""
-        self._require(actor, Permission.ADMIN)
-        if not name.strip():
+        """Returns the stored key and the full secret, which is never shown again: only its digest is kept."""
+        require(actor, Permission.ADMIN)
+        name = clean_name(name)
+        if not name:
             raise ValidationFailed("A key needs a name.", errors=[{"field": "name"}])
+        try:
+            scope = Scope(scope)
+        except ValueError:
+            raise ValidationFailed(f"The scope is one of {', '.join(Scope)}.", errors=[{"field": "scope"}])
         raw, prefix = new_api_key()
         now = self.clock.now()
         with self.db.transaction() as session:
             key = ApiKey(
-                workspace_id=actor.workspace_id, name=name.strip(), prefix=prefix, key_hash=digest(raw),
+                workspace_id=actor.workspace_id, name=name, prefix=prefix, key_hash=digest(raw),
                 scope=scope, created_by_user_id=actor.id if actor.kind == "user" else None, created_at=now,
             )
             session.add(key)
@@ -211,7 +208,8 @@ class AccessControl:
             return key, raw
 
     def revoke_api_key(self, actor: Principal, key_id: int) -> ApiKey:
-        self._require(actor, Permission.ADMIN)
+        """Revokes a key. This process refuses it at once; other processes within KEY_CACHE_SECONDS."""
+        require(actor, Permission.ADMIN)
         now = self.clock.now()
         with self.db.transaction() as session:
             key = session.scalar(select(ApiKey).where(ApiKey.id == key_id,
@@ -221,16 +219,45 @@ class AccessControl:
             if key.revoked_at is None:
                 key.revoked_at = now
                 record_audit(session, actor, "api_key.revoked", at=now, target_type="api_key",
-                             target_id=key.id, changes={"prefix": key.prefix})
+                             target_id=key.id, changes={"name": key.name, "prefix": key.prefix})
         with self._lock:
-            self._key_cache = {k: v for k, v in self._key_cache.items() if v[1].id != key_id}
+            self._revoked_key_ids.add(key.id)
+            self._key_cache = {k: v for k, v in self._key_cache.items() if v[1].id != key.id}
         return key
 
     def list_api_keys(self, actor: Principal) -> list[ApiKey]:
-        self._require(actor, Permission.ADMIN)
-        with self.db.read() as session:
+        require(actor, Permission.ADMIN)
+        with detached_read(self.db) as session:
             return list(session.scalars(select(ApiKey).where(ApiKey.workspace_id == actor.workspace_id)
                                         .order_by(ApiKey.id.desc())))
+
+    def list_api_keys_page(self, actor: Principal, *, limit: int | None = None,
+                           cursor: str | None = None) -> Page[ApiKey]:
+        """Keys newest first, revoked ones included (with their revocation time)."""
+        require(actor, Permission.ADMIN)
+        limit = clamp_limit(limit)
+        query = select(ApiKey).where(ApiKey.workspace_id == actor.workspace_id)
+        if cursor:
+            query = query.where(ApiKey.id < cursor_id(cursor))
+        with detached_read(self.db) as session:
+            rows = list(session.scalars(query.order_by(ApiKey.id.desc()).limit(limit + 1)))
+        next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+        return Page(rows[:limit], next_cursor)
+
+    def find_api_key(self, actor: Principal, reference: str) -> ApiKey:
+        """A key of this workspace by id, visible prefix (`cdz_1a2b3c4d`) or full key."""
+        require(actor, Permission.ADMIN)
+        reference = reference.strip()
+        query = select(ApiKey).where(ApiKey.workspace_id == actor.workspace_id)
+        if reference.isdigit():
+            query = query.where(ApiKey.id == int(reference))
+        else:
+            query = query.where(ApiKey.prefix == (visible_prefix(reference) or reference))
+        with detached_read(self.db) as session:
+            key = session.scalar(query)
+        if key is None:
+            raise NotFound(f"No API key {reference!r} in this workspace.")
+        return key
 
     def authenticate_api_key(self, raw: str) -> Principal:
         """The principal for a key. Cached briefly: ingest calls this on every request."""
@@ -238,8 +265,10 @@ class AccessControl:
         now_mono = time.monotonic()
         cached = self._key_cache.get(key_digest)
         if cached and cached[0] > now_mono:
+            if cached[1].id in self._revoked_key_ids:
+                raise InvalidApiKey("The API key is unknown or revoked.")
             return cached[1]
-        with self.db.read() as session:
+        with detached_read(self.db) as session:
             key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_digest))
         if key is None or key.revoked_at is not None:
             raise InvalidApiKey("The API key is unknown or revoked.")
@@ -248,27 +277,32 @@ class AccessControl:
         with self.db.transaction() as session:
             session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=self.clock.now()))
         with self._lock:
+            if key.id in self._revoked_key_ids:  # revoked while we were reading it
+                raise InvalidApiKey("The API key is unknown or revoked.")
             self._key_cache[key_digest] = (now_mono + self.KEY_CACHE_SECONDS, principal)
         return principal
 
     # ---- audit log --------------------------------------------------------------------------
 
     def list_audit(self, actor: Principal, *, limit: int | None = None, cursor: str | None = None,
-                   action: str | None = None) -> Page[AuditEntry]:
-        self._require(actor, Permission.ADMIN)
+                   action: str | None = None, actor_type: str | None = None, actor_id: int | None = None,
+                   target_type: str | None = None, target_id: str | None = None) -> Page[AuditEntry]:
+        """The audit log, newest first, filtered by exact action, actor and target."""
+        require(actor, Permission.ADMIN)
         limit = clamp_limit(limit)
         query = select(AuditEntry).where(AuditEntry.workspace_id == actor.workspace_id)
-        if action:
-            query = query.where(AuditEntry.action == action)
+        filters = [(AuditEntry.action, action), (AuditEntry.actor_type, actor_type), (AuditEntry.actor_id, actor_id),
+                   (AuditEntry.target_type, target_type), (AuditEntry.target_id, target_id)]
+        for column, value in filters:
+            if value is not None and value != "":
+                query = query.where(column == value)
         if cursor:
-            (last_id,) = decode_cursor(cursor)
-            query = query.where(AuditEntry.id < int(last_id))
-        with self.db.read() as session:
+            query = query.where(AuditEntry.id < cursor_id(cursor))
+        with detached_read(self.db) as session:
             rows = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)))
         next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
         return Page(rows[:limit], next_cursor)
 
     @staticmethod
     def _require(actor: Principal, permission: Permission) -> None:
-        if not actor.can(permission):
-            raise PermissionDenied(f"This needs the {permission} permission.")
+        require(actor, permission)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import typer
 from rich.console import Console
 
 from cadenza.bootstrap import Container, build_container
+from cadenza.core.errors import CadenzaError, NotFound, ValidationFailed
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,3 +34,17 @@ def ensure_migrated(container: Container) -> None:
             f"code expects {status.head}). Run: [bold]cadenza db upgrade[/bold]"
         )
         raise typer.Exit(2)
+
+
+@contextmanager
+def operator_container() -> Iterator[Container]:
+    """The container for an operator command, closed afterwards. A service error becomes a message on
+    stderr and exit code 2 for bad input (unknown id, invalid value), 1 for a refusal (a conflict)."""
+    container = open_container()
+    try:
+        yield container
+    except CadenzaError as error:
+        err_console.print(f"[red]Error:[/red] {error.detail}", highlight=False)
+        raise typer.Exit(2 if isinstance(error, ValidationFailed | NotFound) else 1)
+    finally:
+        container.close()

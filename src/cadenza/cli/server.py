@@ -1,3 +1,12 @@
+"""`cadenza serve`, `cadenza worker` and `cadenza demo`.
+
+`serve` and `worker` refuse to start on a database that is not migrated (exit code 2, naming
+`cadenza db upgrade`). `serve` runs the background worker in a thread unless `--no-worker`, and stops it
+cleanly when the server stops (the current job finishes, the rest of its batch goes back to the queue).
+Scale out on PostgreSQL with any number of `serve --no-worker` and `worker` processes; on SQLite run one
+worker in all (the one inside `serve`, or one `worker` beside `serve --no-worker`).
+"""
+
 from __future__ import annotations
 
 import signal
@@ -6,7 +15,7 @@ import threading
 import typer
 import uvicorn
 
-from cadenza.cli.common import console, ensure_migrated, open_container
+from cadenza.cli.common import console, err_console, open_container
 from cadenza.config import Settings
 from cadenza.demo import seed_demo
 from cadenza.schema import upgrade
@@ -36,14 +45,16 @@ def serve(
             console.print("Password:    (set when the demo was first created; `cadenza users create` adds users)")
         console.print(f"Ingest key:  {credentials.ingest_key}")
         console.rule()
-    worker: Worker | None = None
+    worker: tuple[Worker, threading.Thread] | None = None
     if not no_worker:
-        worker, _thread = start_in_thread(container)
+        worker = start_in_thread(container)
     try:
         uvicorn.run(create_server_app(container), host=host, port=port, log_level="info")
     finally:
-        if worker:
-            worker.stop()
+        if worker is not None:
+            runner, thread = worker
+            runner.stop()
+            thread.join(timeout=STOP_TIMEOUT_SECONDS)
         container.close()
 
 
@@ -51,24 +62,32 @@ def worker() -> None:
     """Run background work (jobs, outbox relay) until interrupted. Run as many as you like on PostgreSQL."""
     container = open_container()
     if not container.db.is_postgres:
-        console.print("SQLite allows one worker: do not run it beside `cadenza serve` without --no-worker.")
+        err_console.print("[yellow]Warning:[/yellow] on SQLite run one worker in all: the one inside "
+                          "`cadenza serve`, or this one beside `cadenza serve --no-worker`. "
+                          "More workers add lock contention, not throughput; use PostgreSQL to scale out.")
     runner = Worker(container)
-    stop = threading.Event()
 
     def _stop(*_args: object) -> None:
         runner.stop()
-        stop.set()
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     console.print(f"Worker {runner.id} running. Ctrl-C stops it.")
-    runner.run_forever()
+    try:
+        runner.run_forever()
+    finally:
+        container.close()
+
+
+STOP_TIMEOUT_SECONDS = 60.0
 
 
 def demo() -> None:
     """Create (or refresh) the demo workspace and print its logins."""
     container = open_container()
-    ensure_migrated(container)
-    credentials = seed_demo(container)
+    try:
+        credentials = seed_demo(container)
+    finally:
+        container.close()
     console.print(f"Admin: {credentials.admin_email} / {credentials.admin_password or '(unchanged)'}")
     console.print(f"Ingest key: {credentials.ingest_key}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Computed, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cadenza.storage.base import Base, BigId, JSONType, UTCDateTime, id_column
@@ -34,13 +34,23 @@ class Contact(Base):
 
     __tablename__ = "contacts"
     __table_args__ = (
-        UniqueConstraint("workspace_id", "external_id"),
-        UniqueConstraint("workspace_id", "email"),
+        # Unique indexes rather than constraints so that, on PostgreSQL, they also serve the list's prefix
+        # search (LIKE 'abc%' needs text_pattern_ops under a non-C collation); ON CONFLICT infers them alike.
+        Index("uq_contacts_workspace_id_external_id", "workspace_id", "external_id", unique=True,
+              postgresql_ops={"external_id": "text_pattern_ops"}),
+        Index("uq_contacts_workspace_id_email", "workspace_id", "email", unique=True,
+              postgresql_ops={"email": "text_pattern_ops"}),
         Index("ix_contacts_workspace_id_id", "workspace_id", "id"),
-        Index("ix_contacts_workspace_id_phone", "workspace_id", "phone"),
+        Index("ix_contacts_workspace_id_phone", "workspace_id", "phone", postgresql_ops={"phone": "text_pattern_ops"}),
         Index("ix_contacts_workspace_id_last_name", "workspace_id", "last_name"),
-        Index("ix_contacts_workspace_id_company_id", "workspace_id", "company_id"),
+        # id last: a company's contacts come newest first straight from the index (keyset pagination).
+        Index("ix_contacts_workspace_id_company_id", "workspace_id", "company_id", "id"),
         Index("ix_contacts_workspace_id_created_at", "workspace_id", "created_at"),
+        Index("ix_contacts_workspace_id_updated_at", "workspace_id", "updated_at"),
+        Index("ix_contacts_workspace_id_first_name_lower", "workspace_id", "first_name_lower",
+              postgresql_ops={"first_name_lower": "text_pattern_ops"}),
+        Index("ix_contacts_workspace_id_last_name_lower", "workspace_id", "last_name_lower",
+              postgresql_ops={"last_name_lower": "text_pattern_ops"}),
     )
 
     id: Mapped[int] = id_column()
@@ -59,6 +69,10 @@ class Contact(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     last_seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Lower-cased names kept by the database itself, indexed for the list's case-insensitive prefix search
+    # (expression indexes would do, but Alembic cannot reflect them on SQLite). Never written by us.
+    first_name_lower: Mapped[str | None] = mapped_column(String(200), Computed("lower(first_name)", persisted=True))
+    last_name_lower: Mapped[str | None] = mapped_column(String(200), Computed("lower(last_name)", persisted=True))
 
 
 class ContactIdentity(Base):
@@ -82,7 +96,8 @@ class ContactTag(Base):
     __tablename__ = "contact_tags"
     __table_args__ = (
         UniqueConstraint("workspace_id", "contact_id", "tag"),
-        Index("ix_contact_tags_workspace_id_tag", "workspace_id", "tag"),
+        # contact_id last: a tag's contacts come newest first straight from the index.
+        Index("ix_contact_tags_workspace_id_tag", "workspace_id", "tag", "contact_id"),
     )
 
     id: Mapped[int] = id_column()
@@ -152,15 +167,20 @@ class ContactImport(Base):
     filename: Mapped[str] = mapped_column(String(255))
     stored_path: Mapped[str | None] = mapped_column(Text, nullable=True)
     encoding: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    delimiter: Mapped[str | None] = mapped_column(String(4), nullable=True)
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     update_existing: Mapped[bool] = mapped_column(Boolean, default=True)
+    default_region: Mapped[str | None] = mapped_column(String(2), nullable=True)  # phone numbers without +
     status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|running|done|failed|cancelled
     rows_total: Mapped[int] = mapped_column(Integer, default=0)
     rows_created: Mapped[int] = mapped_column(Integer, default=0)
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
     rows_failed: Mapped[int] = mapped_column(Integer, default=0)
+    rows_skipped: Mapped[int] = mapped_column(Integer, default=0)  # matched a contact, changed nothing
     bytes_total: Mapped[int] = mapped_column(BigId, default=0)
+    # Resume point: the byte offset and physical line just after the last committed row.
     bytes_done: Mapped[int] = mapped_column(BigId, default=0)
+    lines_done: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

@@ -2,15 +2,23 @@
 
 A unit of work is one outermost transaction. It refuses to open inside another one, so a use case
 can never be half-committed by a nested call (the habit Zulip's `atomic(durable=True)` enforces).
+
+SQLite runs in WAL mode with a 30 s busy timeout. Writers begin IMMEDIATE (they take the write lock up
+front, so two writers queue instead of failing with "database is locked" on a lock upgrade); reads begin
+deferred and never wait on a writer. PostgreSQL connections come from a pool of `pool_size` plus
+`max_overflow` per process: keep processes × (pool_size + max_overflow) under the server's
+max_connections (100 by default), e.g. the defaults 5 + 10 leave room for six processes.
 """
 
 from __future__ import annotations
 
 import contextvars
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -34,8 +42,21 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def build_engine(url: str, **kwargs: Any) -> Engine:
+def json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson (~10x the standard library); what it refuses (integers past
+    64 bits) falls back to the standard library."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
+
+
+def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwargs: Any) -> Engine:
     url = normalise_url(url)
+    kwargs.setdefault("json_serializer", json_dumps)
+    kwargs.setdefault("json_deserializer", orjson.loads)
+    if "poolclass" not in kwargs and ":memory:" not in url:
+        kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
@@ -60,10 +81,9 @@ def build_engine(url: str, **kwargs: Any) -> Engine:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    if "poolclass" not in kwargs:
-        kwargs.setdefault("pool_size", 10)
-        kwargs.setdefault("max_overflow", 20)
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql"):
+        kwargs.setdefault("connect_args", {"application_name": "cadenza"})
     return create_engine(url, **kwargs)
 
 
@@ -78,8 +98,8 @@ class Database:
         )
 
     @classmethod
-    def from_url(cls, url: str) -> Database:
-        return cls(build_engine(url))
+    def from_url(cls, url: str, **kwargs: Any) -> Database:
+        return cls(build_engine(url, **kwargs))
 
     @property
     def is_postgres(self) -> bool:
@@ -99,11 +119,13 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A read-only session for queries. It never commits."""
+        """A read-only session for queries. It never commits. Rows loaded in it stay readable afterwards
+        (detached with what was loaded; its closing rollback would otherwise expire them)."""
         with self._read_sessions() as session:
             try:
                 yield session
             finally:
+                session.expunge_all()
                 session.rollback()
 
     def dispose(self) -> None:

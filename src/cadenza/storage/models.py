@@ -1,4 +1,5 @@
-"""Tables owned by the storage layer: jobs, the transactional outbox, idempotency keys, worker heartbeats."""
+"""Tables owned by the storage layer: jobs, the transactional outbox, idempotency keys, worker heartbeats
+and probe runs."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ class Job(Base):
 
     __tablename__ = "jobs"
     __table_args__ = (
-        Index("ix_jobs_status_due_at", "status", "due_at"),
-        Index("ix_jobs_workspace_id_kind", "workspace_id", "kind"),
+        Index("ix_jobs_status_due_at_id", "status", "due_at", "id"),  # claims read due jobs in this order
+        Index("ix_jobs_workspace_id_id", "workspace_id", "id"),
     )
 
     id: Mapped[int] = id_column()
@@ -67,10 +68,13 @@ class IdempotencyKey(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_content_type: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
 
 
 class WorkerHeartbeat(Base):
+    """A worker's sign of life, renewed every few seconds; /readyz wants one fresher than a minute."""
+
     __tablename__ = "worker_heartbeats"
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -78,3 +82,15 @@ class WorkerHeartbeat(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     heartbeat_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class ProbeRun(Base):
+    """One run of a `system.probe` job: which worker ran it, and when. Operators enqueue probes to prove
+    that every worker claims and runs work (`cadenza jobs probe`); a job run twice shows up twice."""
+
+    __tablename__ = "probe_runs"
+
+    id: Mapped[int] = id_column()
+    job_id: Mapped[int] = mapped_column(BigId, index=True)
+    worker_id: Mapped[str] = mapped_column(String(100))
+    ran_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

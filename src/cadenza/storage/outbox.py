@@ -1,18 +1,35 @@
-"""The transactional outbox: facts written with the change, relayed to subscribers after commit."""
+"""The transactional outbox: facts written with the change, relayed to subscribers after commit.
+
+`publish`/`publish_many` add facts to the caller's open unit of work, so a fact exists if and only if
+the change it describes committed. `OutboxRelay.relay` then takes unpublished facts in id order and, in
+one transaction, turns each into the job kinds subscribed to its topic (`JobRegistry.on_topic`) and
+marks it published: a fact reaches the job queue exactly once. The worker that relayed them then delivers
+them to in-process subscribers (`EventBus.publish_unsafe`), after that transaction committed.
+
+One relay runs at a time (a transaction-scoped advisory lock on PostgreSQL, the write lock on SQLite),
+so batches are handed on in id order even with many workers. Ids come from a sequence taken at insert,
+so a fact whose transaction commits late can follow facts with higher ids: it is delivered in a later
+batch, never lost. Subscribers are therefore written to re-read current state, not to rely on order.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cadenza.storage.database import Database
 from cadenza.storage.models import OutboxMessage
+from cadenza.storage.queue import enqueue_many
 
 CONTACT_CHANGED = "contact.changed"
+# Advisory lock (PostgreSQL) that makes the relay a singleton across processes.
+_RELAY_LOCK = (7_311_002, 1)
+
+Fact = tuple[str, int | None, dict[str, Any]]
 
 
 def publish(session: Session, topic: str, payload: dict[str, Any], *, now: dt.datetime,
@@ -52,18 +69,39 @@ class OutboxRelay:
         now: dt.datetime,
         on_message: Callable[[Session, str, int | None, dict[str, Any]], None] | None = None,
         limit: int = 500,
-    ) -> list[tuple[str, int | None, dict[str, Any]]]:
+        *,
+        topic_jobs: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[Fact]:
+        """Relays one batch. Each fact of a topic in `topic_jobs` becomes one job of each listed kind (one
+        INSERT for the batch); `on_message` is called for each fact inside the transaction. Returns the
+        relayed facts, or nothing when another relay is running."""
         with self.db.transaction() as session:
-            query = (select(OutboxMessage).where(OutboxMessage.published_at.is_(None))
-                     .order_by(OutboxMessage.id).limit(limit))
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
-            messages = [(m.id, m.topic, m.workspace_id, dict(m.payload or {}))
-                        for m in session.scalars(query)]
-            for _id, topic, workspace_id, payload in messages:
-                if on_message is not None:
+            if self.db.is_postgres and not session.scalar(
+                text("SELECT pg_try_advisory_xact_lock(:a, :b)"), {"a": _RELAY_LOCK[0], "b": _RELAY_LOCK[1]}
+            ):
+                return []
+            query = (select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.workspace_id,
+                            OutboxMessage.payload)
+                     .where(OutboxMessage.published_at.is_(None)).order_by(OutboxMessage.id).limit(limit))
+            messages = [(id_, topic, workspace_id, dict(payload or {}))
+                        for id_, topic, workspace_id, payload in session.execute(query)]
+            if not messages:
+                return []
+            jobs = [
+                {"kind": kind, "payload": payload, "workspace_id": workspace_id}
+                for _id, topic, workspace_id, payload in messages
+                for kind in (topic_jobs or {}).get(topic, ())
+            ]
+            enqueue_many(session, jobs, now=now)
+            if on_message is not None:
+                for _id, topic, workspace_id, payload in messages:
                     on_message(session, topic, workspace_id, payload)
-            if messages:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([m[0] for m in messages]))
-                                .values(published_at=now))
+            session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([m[0] for m in messages]))
+                            .values(published_at=now))
             return [(topic, workspace_id, payload) for _id, topic, workspace_id, payload in messages]
+
+    def prune(self, published_before: dt.datetime) -> int:
+        """Deletes facts published before the given time (they have been handed on)."""
+        with self.db.transaction() as session:
+            result = session.execute(delete(OutboxMessage).where(OutboxMessage.published_at < published_before))
+            return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,11 +1,73 @@
-"""UI routes. (Filled in by the web UI work.)"""
+"""Mounts the UI on the application: static files, the page routers, HTML error pages."""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+import inspect
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
 from cadenza.bootstrap import Container
+from cadenza.web.pages import (
+    api_keys,
+    audit,
+    auth,
+    companies,
+    contact_edit,
+    contacts,
+    dashboard,
+    duplicates,
+    imports,
+    users,
+)
+from cadenza.web.session import optional_session
+from cadenza.web.templating import STATIC, UiConfig
+from cadenza.web.ui_route import error_page
+
+# Paths that belong to the API and keep their problem+json errors.
+API_PATHS = ("/api/", "/v1/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics", "/static/")
+
+
+class CachedStaticFiles(StaticFiles):
+    """Static assets are fingerprinted (`?v=<hash>`), so browsers may keep them for a long time."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+            response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
 
 
 def mount_ui(app: FastAPI, container: Container) -> None:
-    return None
+    settings = container.settings
+    app.state.ui_config = UiConfig(
+        secret=settings.resolved_secret_key().encode(),
+        secure_cookies=settings.secure_cookies,
+        base_url=settings.base_url,
+        session_max_age=settings.session_max_age_seconds,
+    )
+    app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
+    for module in (auth, dashboard, duplicates, contacts, contact_edit, companies, imports, users, api_keys, audit):
+        app.include_router(module.router)
+    _html_errors_outside_the_api(app)
+
+
+def _html_errors_outside_the_api(app: FastAPI) -> None:
+    """A browser that asks for a page that does not exist gets a page, not problem+json."""
+    api_handler = app.exception_handlers.get(StarletteHTTPException)
+
+    async def handle(request: Request, error: Exception) -> Response:
+        assert isinstance(error, StarletteHTTPException)
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if api_handler is None or (wants_html and not request.url.path.startswith(API_PATHS)):
+            optional_session(request)
+            detail = "There is no page at this address." if error.status_code == 404 else str(error.detail)
+            return error_page(request, error.status_code, detail)
+        answer = api_handler(request, error)
+        return await answer if inspect.isawaitable(answer) else answer
+
+    app.add_exception_handler(StarletteHTTPException, handle)

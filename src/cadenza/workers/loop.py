@@ -1,56 +1,85 @@
-"""The worker: relays the outbox, claims due jobs in batches, runs them, records outcomes in batches."""
+"""The worker: relays the outbox, claims due jobs in batches, runs them, records outcomes in batches.
+
+Run it inside `cadenza serve` (a thread) or as `cadenza worker` processes. On PostgreSQL any number of
+workers share the queue (`FOR UPDATE SKIP LOCKED`); on SQLite run exactly one. While a batch runs, a
+keeper thread renews the leases of the jobs still held, so a long job is never taken over by another
+worker while this one is alive; a worker that dies stops renewing, and its jobs are claimed again once
+their lease expires (delivery is at least once; see `cadenza.storage.queue`). On a clean stop the
+current job finishes, the jobs of the batch not yet started go back to the queue, and the heartbeat row
+is removed.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
 import threading
 import time
-import uuid
-from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import delete
 
 from cadenza.bootstrap import Container
 from cadenza.storage.models import WorkerHeartbeat
-from cadenza.storage.queue import ClaimedJob, enqueue
+from cadenza.storage.queue import ClaimedJob
 from cadenza.storage.registry import PermanentJobError
 
 log = logging.getLogger(__name__)
 
+HEARTBEAT_SECONDS = 5.0
+MAINTENANCE_SECONDS = 3600.0
+OUTBOX_KEPT = dt.timedelta(days=7)
+HEARTBEATS_KEPT = dt.timedelta(days=1)
+
 
 class Worker:
-    def __init__(self, container: Container, *, batch_size: int = 50) -> None:
+    def __init__(self, container: Container, *, batch_size: int | None = None) -> None:
         self.container = container
-        self.batch_size = batch_size
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.batch_size = batch_size or container.settings.worker_batch_size
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self._stop = threading.Event()
-        self._last_heartbeat = 0.0
+        self._stopped = threading.Event()  # the loop has returned: the lease keeper may stop too
+        self._last_heartbeat = float("-inf")
+        self._last_maintenance = float("-inf")
+        self._held: list[int] = []  # claimed jobs not yet finished (the keeper renews their leases)
+        self._held_lock = threading.Lock()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def stop(self) -> None:
         self._stop.set()
 
     def run_forever(self) -> None:
         log.info("worker %s started", self.id)
-        while not self._stop.is_set():
-            try:
-                worked = self.run_once()
-            except Exception:
-                log.exception("worker iteration failed")
-                worked = 0
-            if not worked:
-                self._stop.wait(self.container.settings.worker_poll_seconds)
+        keeper = threading.Thread(target=self._keep_leases, name="cadenza-lease-keeper", daemon=True)
+        keeper.start()
+        try:
+            while not self._stop.is_set():
+                try:
+                    worked = self.run_once()
+                except Exception:
+                    log.exception("worker iteration failed")
+                    worked = 0
+                if not worked:
+                    self._stop.wait(self.container.settings.worker_poll_seconds)
+        finally:
+            self._stopped.set()
+            keeper.join()
+            self._sign_off()
         log.info("worker %s stopped", self.id)
 
     def run_once(self) -> int:
         """One pass: heartbeat, outbox relay, one batch of due jobs. Returns how much work was done."""
         self.heartbeat()
+        self.maintain()
         relayed = self.relay_outbox()
         return relayed + self.run_due_jobs()
 
     def heartbeat(self, force: bool = False) -> None:
-        if not force and time.monotonic() - self._last_heartbeat < 5:
+        if not force and time.monotonic() - self._last_heartbeat < HEARTBEAT_SECONDS:
             return
         now = self.container.clock.now()
         with self.container.db.transaction() as session:
@@ -62,15 +91,21 @@ class Worker:
                 beat.heartbeat_at = now
         self._last_heartbeat = time.monotonic()
 
-    def relay_outbox(self) -> int:
+    def maintain(self, force: bool = False) -> None:
+        """Hourly: forgets relayed facts after a week, expired idempotency keys, long-gone workers."""
+        if not force and time.monotonic() - self._last_maintenance < MAINTENANCE_SECONDS:
+            return
         container = self.container
         now = container.clock.now()
+        container.outbox.prune(now - OUTBOX_KEPT)
+        container.idempotency.prune(now)
+        with container.db.transaction() as session:
+            session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.heartbeat_at < now - HEARTBEATS_KEPT))
+        self._last_maintenance = time.monotonic()
 
-        def to_jobs(session: Session, topic: str, workspace_id: int | None, payload: dict[str, Any]) -> None:
-            for kind in container.jobs.topic_jobs.get(topic, []):
-                enqueue(session, kind, payload, now=now, workspace_id=workspace_id)
-
-        delivered = container.outbox.relay(now, to_jobs)
+    def relay_outbox(self) -> int:
+        container = self.container
+        delivered = container.outbox.relay(container.clock.now(), topic_jobs=container.jobs.topic_jobs)
         for topic, workspace_id, payload in delivered:
             container.bus.publish_unsafe(topic, {"workspace_id": workspace_id, **payload})
         return len(delivered)
@@ -78,11 +113,21 @@ class Worker:
     def run_due_jobs(self) -> int:
         container = self.container
         jobs = container.queue.claim(self.id, container.clock.now(), self.batch_size)
+        self._hold([job.id for job in jobs])
         done: list[int] = []
-        for job in jobs:
-            if self._run(job):
-                done.append(job.id)
-        container.queue.complete(done, container.clock.now())
+        try:
+            for index, job in enumerate(jobs):
+                if self._stop.is_set():
+                    released = container.queue.release([j.id for j in jobs[index:]], self.id)
+                    log.info("worker %s stopping: gave %d claimed jobs back", self.id, released)
+                    break
+                if self._run(job):
+                    done.append(job.id)
+                else:
+                    self._unhold([job.id])
+            container.queue.complete(done, container.clock.now(), worker_id=self.id)
+        finally:
+            self._unhold([job.id for job in jobs])
         return len(jobs)
 
     def _run(self, job: ClaimedJob) -> bool:
@@ -101,6 +146,33 @@ class Worker:
             self.container.queue.fail(job, f"{type(error).__name__}: {error}", now())
             return False
         return True
+
+    def _hold(self, job_ids: list[int]) -> None:
+        with self._held_lock:
+            self._held = list(job_ids)
+
+    def _unhold(self, job_ids: list[int]) -> None:
+        finished = set(job_ids)
+        with self._held_lock:
+            self._held = [i for i in self._held if i not in finished]
+
+    def _keep_leases(self) -> None:
+        interval = max(self.container.queue.lease.total_seconds() / 3, 0.05)
+        while not self._stopped.wait(interval):
+            with self._held_lock:
+                held = list(self._held)
+            if held:
+                try:
+                    self.container.queue.extend_lease(held, self.id, self.container.clock.now())
+                except Exception:
+                    log.exception("renewing leases failed")
+
+    def _sign_off(self) -> None:
+        try:
+            with self.container.db.transaction() as session:
+                session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.id == self.id))
+        except Exception:
+            log.exception("removing the heartbeat of worker %s failed", self.id)
 
 
 def start_in_thread(container: Container) -> tuple[Worker, threading.Thread]:

@@ -1,3 +1,153 @@
-from fastapi import APIRouter
+"""The Segment-compatible ingest API: `POST /v1/identify|track|page|screen|group|alias|batch`.
+
+Segment's and RudderStack's client libraries work unchanged: the ingest key goes as the HTTP Basic
+user name with an empty password (`Authorization: Bearer KEY` and a `writeKey` in the body are also
+taken), the answer is `200 {"success": true}`. The body is read here as raw bytes (gzip accepted),
+limited as Segment limits it (500 KB a batch, 32 KB a message) before it is parsed with orjson.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
+
+from cadenza.api.deps import credentials_from_header, get_container
+from cadenza.auth import Permission, Principal
+from cadenza.bootstrap import Container
+from cadenza.core.errors import PermissionDenied, Unauthenticated
+from cadenza.events.errors import BatchTooLarge, InvalidMessage, MalformedBody, MessageTooLarge
+from cadenza.events.intake import batch_items, body_needs_inspection, parse_json
+from cadenza.events.schemas import MESSAGE_TYPES, IngestAnswer
+from cadenza.events.service import IngestResult
 
 router = APIRouter()
+
+_DESCRIPTION = (
+    "Segment HTTP Tracking API compatible. Authenticate with an ingest key as the HTTP Basic user name and an "
+    "empty password (or `Authorization: Bearer KEY`). `messageId` makes a call idempotent: a repeat is counted "
+    "in `duplicates`, not stored twice."
+)
+
+
+def _authenticate(container: Container, key: str | None) -> Principal:
+    if not key:
+        raise Unauthenticated("Send the ingest key as the HTTP Basic user name (as Segment's libraries do) "
+                              "or as a Bearer token.")
+    principal = container.access.authenticate_api_key(key)
+    if not principal.can(Permission.INGEST):
+        raise PermissionDenied(f"This key cannot ingest events; it needs the {Permission.INGEST} permission.")
+    return principal
+
+
+async def _read_body(request: Request, limit: int, too_large: type[BatchTooLarge | MessageTooLarge]) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `limit` (before reading, when Content-Length says so)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise too_large(f"The body is {int(declared)} bytes; at most {limit} are accepted.")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large(f"The body is over {limit} bytes; at most {limit} are accepted.")
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("gzip", "deflate"):
+        raw = _inflate(raw, limit, encoding, too_large)
+    elif encoding not in ("", "identity"):
+        raise MalformedBody(f"Content-Encoding {encoding!r} is not supported; send gzip or none.")
+    return raw
+
+
+def _inflate(raw: bytes, limit: int, encoding: str, too_large: type[BatchTooLarge | MessageTooLarge]) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS)
+    try:
+        body = inflater.decompress(raw, limit + 1)
+    except zlib.error as error:
+        raise MalformedBody(f"The {encoding} body cannot be decompressed: {error}.") from None
+    if len(body) > limit:
+        raise too_large(f"The decompressed body is over {limit} bytes; at most {limit} are accepted.")
+    return body
+
+
+def _handle(container: Container, principal: Principal | None, raw: bytes, kind: str | None) -> IngestResult:
+    """Parse, authenticate (a `writeKey` in the body when no header named a key), validate, store."""
+    body = parse_json(raw)
+    if kind is None:
+        items, defaults = batch_items(body)
+    else:
+        if not isinstance(body, dict):
+            raise MalformedBody("The body must be a JSON object: one Segment message.")
+        body["type"] = kind  # the endpoint names the call
+        items, defaults = [body], None
+    if principal is None:
+        write_key = body.get("writeKey") if isinstance(body, dict) else None
+        principal = _authenticate(container, write_key if isinstance(write_key, str) else None)
+    inspect_each = body_needs_inspection(raw, container.settings.max_event_bytes)
+    result = container.ingest.ingest(principal, items, defaults=defaults, inspect_each=inspect_each)
+    if result.rejected and len(result.rejected) == len(items):
+        if kind is not None:
+            errors = result.rejected[0]["errors"]
+            detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
+            raise InvalidMessage(detail, errors=errors)
+        raise InvalidMessage(f"All {len(items)} messages of the batch were refused.", rejected=result.rejected)
+    return result
+
+
+async def _ingest(request: Request, kind: str | None) -> Response:
+    container = get_container(request)
+    settings = container.settings
+    key = credentials_from_header(request.headers.get("authorization"))
+    principal = await run_in_threadpool(_authenticate, container, key) if key else None
+    if kind is None:
+        raw = await _read_body(request, settings.max_batch_bytes, BatchTooLarge)
+    else:
+        raw = await _read_body(request, settings.max_event_bytes, MessageTooLarge)
+    metrics = request.app.state.metrics
+    try:
+        result = await run_in_threadpool(_handle, container, principal, raw, kind)
+    except InvalidMessage as error:
+        metrics.ingest_rejected.inc(len(error.extra.get("rejected", [])) or 1)
+        raise
+    for message_type, count in result.stored.items():
+        metrics.ingested.labels(message_type).inc(count)
+    if result.duplicates:
+        metrics.ingest_duplicates.inc(result.duplicates)
+    if result.rejected:
+        metrics.ingest_rejected.inc(len(result.rejected))
+    answer: dict[str, Any] = {"success": True}
+    if result.duplicates:
+        answer["duplicates"] = result.duplicates
+    if result.rejected:
+        answer["rejected"] = result.rejected
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": IngestAnswer, "description": "Stored (valid messages of a batch are kept; `rejected` lists "
+                                                "the others)."},
+    400: {"description": "Malformed JSON, or every message refused (problem+json naming each field)."},
+    401: {"description": "No ingest key, or an unknown or revoked one."},
+    403: {"description": "The key may not ingest."},
+    413: {"description": "Over 500 KB a batch or 32 KB a message."},
+}
+
+
+def _endpoint(kind: str | None) -> Any:
+    async def endpoint(request: Request) -> Response:
+        return await _ingest(request, kind)
+
+    endpoint.__name__ = f"ingest_{kind or 'batch'}"
+    return endpoint
+
+
+for _kind in (*MESSAGE_TYPES, None):
+    router.add_api_route(
+        f"/{_kind or 'batch'}", _endpoint(_kind), methods=["POST"], responses=_RESPONSES, response_model=None,
+        summary=f"Segment {_kind or 'batch'} call", description=_DESCRIPTION,
+    )

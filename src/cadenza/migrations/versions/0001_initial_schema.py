@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 02:29:56.422658
+Create Date: 2026-11-25 03:29:43.897072
 """
 from collections.abc import Sequence
 
@@ -31,6 +31,16 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_published_at_id', ['published_at', 'id'], unique=False)
+
+    op.create_table('probe_runs',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('job_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('worker_id', sa.String(length=100), nullable=False),
+    sa.Column('ran_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_probe_runs'))
+    )
+    with op.batch_alter_table('probe_runs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_probe_runs_job_id'), ['job_id'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -120,15 +130,19 @@ def upgrade() -> None:
     sa.Column('filename', sa.String(length=255), nullable=False),
     sa.Column('stored_path', sa.Text(), nullable=True),
     sa.Column('encoding', sa.String(length=40), nullable=True),
+    sa.Column('delimiter', sa.String(length=4), nullable=True),
     sa.Column('mapping', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
     sa.Column('update_existing', sa.Boolean(), nullable=False),
+    sa.Column('default_region', sa.String(length=2), nullable=True),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('rows_total', sa.Integer(), nullable=False),
     sa.Column('rows_created', sa.Integer(), nullable=False),
     sa.Column('rows_updated', sa.Integer(), nullable=False),
     sa.Column('rows_failed', sa.Integer(), nullable=False),
+    sa.Column('rows_skipped', sa.Integer(), nullable=False),
     sa.Column('bytes_total', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('bytes_done', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('lines_done', sa.Integer(), nullable=False),
     sa.Column('error', sa.Text(), nullable=True),
     sa.Column('created_by', sa.String(length=320), nullable=False),
     sa.Column('created_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
@@ -176,6 +190,7 @@ def upgrade() -> None:
     sa.Column('request_hash', sa.String(length=64), nullable=False),
     sa.Column('status_code', sa.Integer(), nullable=True),
     sa.Column('response_body', sa.Text(), nullable=True),
+    sa.Column('response_content_type', sa.String(length=100), nullable=True),
     sa.Column('created_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_idempotency_keys_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
@@ -203,8 +218,8 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('jobs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_jobs_key'), ['key'], unique=False)
-        batch_op.create_index('ix_jobs_status_due_at', ['status', 'due_at'], unique=False)
-        batch_op.create_index('ix_jobs_workspace_id_kind', ['workspace_id', 'kind'], unique=False)
+        batch_op.create_index('ix_jobs_status_due_at_id', ['status', 'due_at', 'id'], unique=False)
+        batch_op.create_index('ix_jobs_workspace_id_id', ['workspace_id', 'id'], unique=False)
 
     op.create_table('memberships',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -265,18 +280,23 @@ def upgrade() -> None:
     sa.Column('created_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('updated_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('last_seen_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('first_name_lower', sa.String(length=200), sa.Computed('lower(first_name)', persisted=True), nullable=True),
+    sa.Column('last_name_lower', sa.String(length=200), sa.Computed('lower(last_name)', persisted=True), nullable=True),
     sa.ForeignKeyConstraint(['company_id'], ['companies.id'], name=op.f('fk_contacts_company_id_companies'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_contacts_workspace_id_workspaces'), ondelete='CASCADE'),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts')),
-    sa.UniqueConstraint('workspace_id', 'email', name=op.f('uq_contacts_workspace_id_email')),
-    sa.UniqueConstraint('workspace_id', 'external_id', name=op.f('uq_contacts_workspace_id_external_id'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_contacts'))
     )
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.create_index('ix_contacts_workspace_id_company_id', ['workspace_id', 'company_id'], unique=False)
+        batch_op.create_index('ix_contacts_workspace_id_company_id', ['workspace_id', 'company_id', 'id'], unique=False)
         batch_op.create_index('ix_contacts_workspace_id_created_at', ['workspace_id', 'created_at'], unique=False)
+        batch_op.create_index('ix_contacts_workspace_id_first_name_lower', ['workspace_id', 'first_name_lower'], unique=False, postgresql_ops={'first_name_lower': 'text_pattern_ops'})
         batch_op.create_index('ix_contacts_workspace_id_id', ['workspace_id', 'id'], unique=False)
         batch_op.create_index('ix_contacts_workspace_id_last_name', ['workspace_id', 'last_name'], unique=False)
-        batch_op.create_index('ix_contacts_workspace_id_phone', ['workspace_id', 'phone'], unique=False)
+        batch_op.create_index('ix_contacts_workspace_id_last_name_lower', ['workspace_id', 'last_name_lower'], unique=False, postgresql_ops={'last_name_lower': 'text_pattern_ops'})
+        batch_op.create_index('ix_contacts_workspace_id_phone', ['workspace_id', 'phone'], unique=False, postgresql_ops={'phone': 'text_pattern_ops'})
+        batch_op.create_index('ix_contacts_workspace_id_updated_at', ['workspace_id', 'updated_at'], unique=False)
+        batch_op.create_index('uq_contacts_workspace_id_email', ['workspace_id', 'email'], unique=True, postgresql_ops={'email': 'text_pattern_ops'})
+        batch_op.create_index('uq_contacts_workspace_id_external_id', ['workspace_id', 'external_id'], unique=True, postgresql_ops={'external_id': 'text_pattern_ops'})
 
     op.create_table('contact_identities',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -304,7 +324,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('workspace_id', 'contact_id', 'tag', name=op.f('uq_contact_tags_workspace_id_contact_id_tag'))
     )
     with op.batch_alter_table('contact_tags', schema=None) as batch_op:
-        batch_op.create_index('ix_contact_tags_workspace_id_tag', ['workspace_id', 'tag'], unique=False)
+        batch_op.create_index('ix_contact_tags_workspace_id_tag', ['workspace_id', 'tag', 'contact_id'], unique=False)
 
     op.create_table('duplicate_candidates',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -330,6 +350,9 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('user_id', sa.String(length=255), nullable=True),
     sa.Column('anonymous_id', sa.String(length=255), nullable=True),
+    sa.Column('group_id', sa.String(length=255), nullable=True),
+    sa.Column('previous_id', sa.String(length=255), nullable=True),
+    sa.Column('category', sa.String(length=255), nullable=True),
     sa.Column('occurred_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('received_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=True),
@@ -343,7 +366,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('workspace_id', 'message_id', name=op.f('uq_events_workspace_id_message_id'))
     )
     with op.batch_alter_table('events', schema=None) as batch_op:
-        batch_op.create_index('ix_events_workspace_id_anonymous_id', ['workspace_id', 'anonymous_id'], unique=False)
+        batch_op.create_index('ix_events_anonymous_id_workspace_id_unlinked', ['anonymous_id', 'workspace_id'], unique=False, sqlite_where=sa.text('contact_id IS NULL'), postgresql_where=sa.text('contact_id IS NULL'))
         batch_op.create_index('ix_events_workspace_id_contact_id_name_occurred_at', ['workspace_id', 'contact_id', 'name', 'occurred_at'], unique=False)
         batch_op.create_index('ix_events_workspace_id_occurred_at', ['workspace_id', 'occurred_at'], unique=False)
 
@@ -355,7 +378,7 @@ def downgrade() -> None:
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_workspace_id_occurred_at')
         batch_op.drop_index('ix_events_workspace_id_contact_id_name_occurred_at')
-        batch_op.drop_index('ix_events_workspace_id_anonymous_id')
+        batch_op.drop_index('ix_events_anonymous_id_workspace_id_unlinked', sqlite_where=sa.text('contact_id IS NULL'), postgresql_where=sa.text('contact_id IS NULL'))
 
     op.drop_table('events')
     op.drop_table('duplicate_candidates')
@@ -368,9 +391,14 @@ def downgrade() -> None:
 
     op.drop_table('contact_identities')
     with op.batch_alter_table('contacts', schema=None) as batch_op:
-        batch_op.drop_index('ix_contacts_workspace_id_phone')
+        batch_op.drop_index('uq_contacts_workspace_id_external_id', postgresql_ops={'external_id': 'text_pattern_ops'})
+        batch_op.drop_index('uq_contacts_workspace_id_email', postgresql_ops={'email': 'text_pattern_ops'})
+        batch_op.drop_index('ix_contacts_workspace_id_updated_at')
+        batch_op.drop_index('ix_contacts_workspace_id_phone', postgresql_ops={'phone': 'text_pattern_ops'})
+        batch_op.drop_index('ix_contacts_workspace_id_last_name_lower', postgresql_ops={'last_name_lower': 'text_pattern_ops'})
         batch_op.drop_index('ix_contacts_workspace_id_last_name')
         batch_op.drop_index('ix_contacts_workspace_id_id')
+        batch_op.drop_index('ix_contacts_workspace_id_first_name_lower', postgresql_ops={'first_name_lower': 'text_pattern_ops'})
         batch_op.drop_index('ix_contacts_workspace_id_created_at')
         batch_op.drop_index('ix_contacts_workspace_id_company_id')
 
@@ -388,8 +416,8 @@ def downgrade() -> None:
 
     op.drop_table('memberships')
     with op.batch_alter_table('jobs', schema=None) as batch_op:
-        batch_op.drop_index('ix_jobs_workspace_id_kind')
-        batch_op.drop_index('ix_jobs_status_due_at')
+        batch_op.drop_index('ix_jobs_workspace_id_id')
+        batch_op.drop_index('ix_jobs_status_due_at_id')
         batch_op.drop_index(batch_op.f('ix_jobs_key'))
 
     op.drop_table('jobs')
@@ -419,6 +447,10 @@ def downgrade() -> None:
     op.drop_table('workspaces')
     op.drop_table('worker_heartbeats')
     op.drop_table('users')
+    with op.batch_alter_table('probe_runs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_probe_runs_job_id'))
+
+    op.drop_table('probe_runs')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_published_at_id')
 

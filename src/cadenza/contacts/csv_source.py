@@ -1,0 +1,207 @@
+"""Reading a CSV upload as a stream: encoding and delimiter detection, rows with their physical line numbers.
+
+The file is never loaded whole. Lines are read as bytes and decoded one by one, so a byte that is not valid
+in the detected encoding spoils only its own row (reported as that row's error), and the byte offset just
+after every row is known exactly: an import stores it and resumes there after an interruption.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import charset_normalizer
+
+from cadenza.core.errors import ValidationFailed
+
+SAMPLE_BYTES = 64 * 1024
+DELIMITERS = ",;\t|"
+MAX_RAW_CHARS = 1_000  # of a row's text kept for its error report
+
+_UTF8_BOM = codecs.BOM_UTF8
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+# Western single-byte encodings spreadsheet programs write when they do not write UTF-8.
+_SINGLE_BYTE_CANDIDATES = ["cp1252", "latin_1", "iso8859_15"]
+
+
+@dataclass(frozen=True)
+class CsvFormat:
+    encoding: str  # a Python codec name: "utf-8", "utf-8-sig" (UTF-8 with a byte-order mark), "cp1252" …
+    delimiter: str
+
+    @property
+    def bom_length(self) -> int:
+        return len(_UTF8_BOM) if self.encoding == "utf-8-sig" else 0
+
+    @property
+    def line_codec(self) -> str:
+        """The codec for one line (the byte-order mark is skipped once, at the start of the file)."""
+        return "utf-8" if self.encoding == "utf-8-sig" else self.encoding
+
+
+@dataclass(slots=True)
+class SourceRow:
+    """One row of cells, where it starts and ends in the file, and why it is unreadable (if it is)."""
+
+    line: int  # physical line on which the row starts (the header is line 1 when it is the first line)
+    values: list[str]
+    end_line: int  # physical line on which the row ends (a quoted cell may span lines)
+    end_offset: int  # byte offset just after the row
+    raw: str  # the row's text as read, truncated, for error reports
+    error: str | None = None
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without a byte-order mark), else a Western single-byte encoding (charset-normalizer)."""
+    if sample.startswith(_UTF8_BOM):
+        return "utf-8-sig"
+    if sample.startswith(_UTF16_BOMS):
+        raise ValidationFailed("This file is UTF-16 text. Save it as “CSV UTF-8” and upload it again.",
+                               errors=[{"field": "file", "message": "UTF-16 is not supported"}])
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)  # a sample may end mid-character
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    best = charset_normalizer.from_bytes(sample, cp_isolation=_SINGLE_BYTE_CANDIDATES).best()
+    return codecs.lookup(best.encoding).name if best is not None else "latin-1"
+
+
+def detect_delimiter(text: str) -> str:
+    """The delimiter among , ; tab | — csv.Sniffer on whole lines of the sample, checked by counting."""
+    lines = text.splitlines()
+    if len(lines) > 1:
+        lines = lines[:-1]  # the last line of a sample may be cut short
+    sample = "\n".join(lines[:200])
+    try:
+        sniffed = csv.Sniffer().sniff(sample, delimiters=DELIMITERS).delimiter
+    except csv.Error:
+        sniffed = ""
+    header = lines[0] if lines else ""
+    counts = {d: header.count(d) for d in DELIMITERS}
+    if sniffed in counts and counts[sniffed] > 0:
+        return sniffed
+    best = max(DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
+def detect_format(stream: BinaryIO) -> CsvFormat:
+    """Reads a leading sample and rewinds the stream."""
+    start = stream.tell()
+    sample = stream.read(SAMPLE_BYTES)
+    stream.seek(start)
+    if not sample.strip():
+        raise ValidationFailed("The file is empty.", errors=[{"field": "file", "message": "is empty"}])
+    encoding = detect_encoding(sample)
+    fmt = CsvFormat(encoding, ",")
+    text = sample[fmt.bom_length:].decode(fmt.line_codec, errors="replace")
+    return CsvFormat(encoding, detect_delimiter(text))
+
+
+class CsvSource:
+    """A seekable binary CSV stream read row by row. `headers` is the first non-empty row."""
+
+    def __init__(self, stream: BinaryIO, fmt: CsvFormat) -> None:
+        self.stream = stream
+        self.format = fmt
+        self.stream.seek(0)
+        first = next(self._rows(fmt.bom_length, 0), None)
+        if first is None:
+            raise ValidationFailed("The file has no header row.", errors=[{"field": "file", "message": "is empty"}])
+        if first.error:
+            raise ValidationFailed(f"The header row cannot be read: {first.error}",
+                                   errors=[{"field": "file", "message": first.error}])
+        self.headers = unique_headers(first.values)
+        self.header_end_offset = first.end_offset
+        self.header_end_line = first.end_line
+
+    def rows(self, start_offset: int | None = None, start_line: int | None = None) -> Iterator[SourceRow]:
+        """Data rows from a resume point (default: just after the header); empty lines are skipped."""
+        if start_offset is None or start_offset < self.header_end_offset:
+            start_offset, start_line = self.header_end_offset, self.header_end_line
+        return self._rows(start_offset, start_line or 0)
+
+    def records(self, start_offset: int | None = None, start_line: int | None = None
+                ) -> Iterator[tuple[int, dict[str, str], str | None]]:
+        """(line number, {header: cell}, error or None) for each data row."""
+        width = len(self.headers)
+        for row in self.rows(start_offset, start_line):
+            values = row.values + [""] * (width - len(row.values))
+            yield row.line, dict(zip(self.headers, values, strict=False)), row.error
+
+    def _rows(self, offset: int, lines_before: int) -> Iterator[SourceRow]:
+        self.stream.seek(offset)
+        reader_input = _Lines(self.stream, self.format.line_codec, offset, lines_before)
+        reader = csv.reader(reader_input, delimiter=self.format.delimiter, strict=True)
+        while True:
+            error: str | None = None
+            try:
+                values = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as problem:
+                values, error = [], f"cannot be read as CSV ({problem})"
+            lines = reader_input.take_lines()
+            if not lines:
+                return
+            if reader_input.decode_error and error is None:
+                error = reader_input.decode_error
+            reader_input.decode_error = None
+            if error is None and not any(value.strip() for value in values):
+                continue  # an empty line, or one of only delimiters
+            raw = lines[0] if len(lines) == 1 else "".join(lines)
+            yield SourceRow(
+                line=reader_input.lines - len(lines) + 1, values=values, end_line=reader_input.lines,
+                end_offset=reader_input.offset, raw=raw[:MAX_RAW_CHARS].rstrip("\r\n"), error=error,
+            )
+
+
+class _Lines:
+    """Decoded lines for csv.reader, counting bytes and physical lines, keeping the current row's text."""
+
+    __slots__ = ("codec", "decode_error", "lines", "offset", "pending", "stream")
+
+    def __init__(self, stream: BinaryIO, codec: str, offset: int, lines: int) -> None:
+        self.stream = stream
+        self.codec = codec
+        self.offset = offset
+        self.lines = lines
+        self.pending: list[str] = []
+        self.decode_error: str | None = None
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        raw = self.stream.readline()
+        if not raw:
+            raise StopIteration
+        self.offset += len(raw)
+        self.lines += 1
+        try:
+            text = raw.decode(self.codec)
+        except UnicodeDecodeError as problem:
+            text = raw.decode(self.codec, errors="replace")
+            bad = raw[problem.start:problem.end].hex(" ")
+            self.decode_error = f"has bytes that are not valid {self.codec} (0x{bad} on line {self.lines})"
+        self.pending.append(text)
+        return text
+
+    def take_lines(self) -> list[str]:
+        lines, self.pending = self.pending, []
+        return lines
+
+
+def unique_headers(values: list[str]) -> list[str]:
+    """Trimmed header names; blanks become `column_N`, repeats get ` (2)`, ` (3)` …"""
+    seen: dict[str, int] = {}
+    headers: list[str] = []
+    for position, value in enumerate(values, start=1):
+        name = value.strip().lstrip("\ufeff") or f"column_{position}"
+        count = seen.get(name, 0) + 1
+        seen[name] = count
+        headers.append(name if count == 1 else f"{name} ({count})")
+    return headers

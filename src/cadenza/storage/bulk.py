@@ -1,0 +1,85 @@
+"""Bulk INSERT of many rows at the speed the database allows, inside the caller's unit of work.
+
+`insert_rows` takes rows as tuples in a given column order. Each column's values go through the same
+bind processing SQLAlchemy would apply (JSON serialisation, UTC datetimes), column by column, and then:
+
+* PostgreSQL: `COPY … FROM STDIN` on the session's connection (psycopg adapts values in C);
+* SQLite: one `executemany` of a plain INSERT on the driver cursor.
+
+No defaults are filled in and nothing is returned: callers give every value, ids included (see
+`cadenza.storage.dialect.reserve_ids`). For a few rows, or when RETURNING is needed, use Core `insert`.
+
+`among` is the matching lookup: `column IN (many values)` as a single parameter.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from sqlalchemy import JSON, Table, any_, bindparam, func, select
+from sqlalchemy.orm import Session
+
+
+def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
+    """Inserts `rows` (tuples in `columns` order). Returns how many were written."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect
+    processed = _processed(table, columns, rows, dialect)
+    quote = dialect.identifier_preparer.quote
+    names = ", ".join(quote(name) for name in columns)
+    if dialect.name == "postgresql":
+        driver_connection: Any = connection.connection.dbapi_connection  # psycopg's, in this transaction
+        copy_sql = f"COPY {quote(table.name)} ({names}) FROM STDIN"
+        with driver_connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for row in processed:
+                copy.write_row(row)
+    else:
+        marks = ", ".join("?" for _ in columns)
+        connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", processed)
+    return len(rows)
+
+
+def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
+               dialect: Any) -> list[tuple[Any, ...]]:
+    types = [table.c[name].type for name in columns]
+    processors = [column_type.dialect_impl(dialect).bind_processor(dialect) for column_type in types]
+    if not any(processors):
+        return [tuple(row) for row in rows]
+    by_column = [
+        list(column) if process is None else
+        [None if value is None else process(value) for value in column] if isinstance(column_type, JSON) else
+        _each_once(process, column)
+        for process, column_type, column in zip(processors, types, zip(*rows, strict=True), strict=True)
+    ]
+    return list(zip(*by_column, strict=True))
+
+
+def _each_once(process: Any, column: Sequence[Any]) -> list[Any]:
+    """Processes each distinct value once (a chunk's rows share timestamps, ids, names …)."""
+    done: dict[Any, Any] = {None: None}
+    out = []
+    for value in column:
+        try:
+            out.append(done[value])
+        except KeyError:
+            out.append(done.setdefault(value, process(value)))
+        except TypeError:  # unhashable
+            out.append(process(value))
+    return out
+
+
+def among(session: Session, column: Any, values: Collection[Any]) -> Any:
+    """`column IN (values)` with the values as one bound parameter, however many there are: no statement with
+    thousands of placeholders to build and parse. PostgreSQL: `= ANY(:array)`; SQLite: `IN json_each(:json)`.
+    Both use an index on `column`."""
+    items = list(values)
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(None, items, type_=ARRAY(column.type)))
+    listed = func.json_each(bindparam(None, json.dumps(items))).table_valued("value")
+    return column.in_(select(listed.c.value))

@@ -1,0 +1,69 @@
+"""Duplicates: likely pairs side by side, merged one way or the other, or dismissed."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.datastructures import FormData
+
+from cadenza.api.deps import get_container
+from cadenza.core.errors import CadenzaError
+from cadenza.web.forms import optional_int, text
+from cadenza.web.paging import pager
+from cadenza.web.session import UiSession, current_session
+from cadenza.web.templating import error, redirect, render, success
+from cadenza.web.ui_route import UiRoute, checked_form
+
+router = APIRouter(route_class=UiRoute, prefix="/contacts/duplicates")
+
+PAGE_SIZE = 20
+REASONS = {"email": "Same email address", "phone": "Same phone number", "name_company": "Similar name, same company",
+           "identity_conflict": "Both claimed one identity"}
+
+
+@router.get("", include_in_schema=False)
+def list_candidates(request: Request, cursor: str | None = None,
+                    session: UiSession = Depends(current_session)) -> Response:
+    container = get_container(request)
+    page = container.duplicates.list_candidates(session.principal, status="open", limit=PAGE_SIZE, cursor=cursor)
+    company_ids = {brief.company_id for pair in page.items for brief in (pair.contact, pair.other_contact)
+                   if brief is not None and brief.company_id is not None}
+    companies = {cid: container.companies.get_company(session.principal, cid).name for cid in sorted(company_ids)}
+    return render(request, "contacts/duplicates.html", section="duplicates", pairs=page.items, companies=companies,
+                  reasons=REASONS, pages=pager(request, page.next_cursor))
+
+
+@router.post("/scan", include_in_schema=False)
+def scan(request: Request, form: FormData = Depends(checked_form),
+         session: UiSession = Depends(current_session)) -> Response:
+    found = get_container(request).duplicates.find_duplicates(session.principal)
+    message = f"Found {found} new likely duplicate{'s' if found != 1 else ''}." if found else "No new duplicates found."
+    return redirect(request, "/contacts/duplicates", success(message))
+
+
+@router.post("/merge", include_in_schema=False)
+def merge(request: Request, form: FormData = Depends(checked_form),
+          session: UiSession = Depends(current_session)) -> Response:
+    survivor_id, merged_id = optional_int(text(form, "survivor_id")), optional_int(text(form, "merged_id"))
+    if survivor_id is None or merged_id is None:
+        return redirect(request, "/contacts/duplicates", error("Choose which contact to keep."))
+    try:
+        get_container(request).duplicates.merge_contacts(session.principal, survivor_id, merged_id)
+    except CadenzaError as failure:
+        if failure.status == 403:
+            raise
+        return redirect(request, "/contacts/duplicates", error(failure.detail))
+    return redirect(request, "/contacts/duplicates",
+                    success(f"Merged. Contact #{merged_id} is now part of contact #{survivor_id}."))
+
+
+@router.post("/{candidate_id:int}/dismiss", include_in_schema=False)
+def dismiss(request: Request, candidate_id: int, form: FormData = Depends(checked_form),
+            session: UiSession = Depends(current_session)) -> Response:
+    try:
+        get_container(request).duplicates.dismiss_candidate(session.principal, candidate_id)
+    except CadenzaError as failure:
+        if failure.status == 403:
+            raise
+        return redirect(request, "/contacts/duplicates", error(failure.detail))
+    return redirect(request, "/contacts/duplicates", success("Dismissed: they stay two contacts."))

@@ -1,0 +1,90 @@
+"""REST: /api/v1/duplicates (scan, list, dismiss) and /api/v1/contacts/{id}/merge."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from cadenza.auth import Scope
+from cadenza.bootstrap import Container
+from cadenza.contacts.models import Contact, ContactMerge, ContactTag
+from tests.conftest import Actors
+
+
+def add(container: Container, workspace_id: int, *, tags: tuple[str, ...] = (), **values: Any) -> int:
+    now = container.clock.now()
+    with container.db.transaction() as session:
+        contact = Contact(workspace_id=workspace_id, attributes={}, created_at=now, updated_at=now, **values)
+        session.add(contact)
+        session.flush()
+        session.add_all([ContactTag(workspace_id=workspace_id, contact_id=contact.id, tag=t) for t in tags])
+        return contact.id
+
+
+def test_scan_list_and_dismiss(client: TestClient, container: Container, actors: Actors) -> None:
+    ws = actors.alice.workspace_id
+    ada = add(container, ws, email="ada@example.com", phone="+442079460958")
+    twin = add(container, ws, email="lovelace@example.org", phone="+442079460958")
+    write, read = actors.alice.headers(Scope.WRITE), actors.alice.headers(Scope.READ)
+
+    scanned = client.post("/api/v1/duplicates/scan", headers=write)
+    listed = client.get("/api/v1/duplicates", headers=read).json()
+    dismissed = client.post(f"/api/v1/duplicates/{listed['data'][0]['id']}/dismiss", headers=write)
+
+    assert scanned.json() == {"found": 1}
+    pair = listed["data"][0]
+    assert (pair["reason"], pair["score"], pair["status"]) == ("phone", 1.0, "open")
+    assert (pair["contact"]["id"], pair["contact"]["email"], pair["other_contact"]["id"]) == (
+        ada, "ada@example.com", twin)
+    assert (dismissed.status_code, dismissed.json()["status"], dismissed.json()["other_contact"]["id"]) == (
+        200, "dismissed", twin)
+    assert client.get("/api/v1/duplicates", headers=read).json() == {"data": [], "next_cursor": None}
+    assert len(client.get("/api/v1/duplicates?status=dismissed", headers=read).json()["data"]) == 1
+    assert client.post(f"/api/v1/duplicates/{pair['id']}/dismiss", headers=write).status_code == 409
+
+
+def test_merge_through_the_api(client: TestClient, container: Container, actors: Actors) -> None:
+    ws = actors.alice.workspace_id
+    ada = add(container, ws, email="ada@example.com", tags=("vip",))
+    twin = add(container, ws, email="lovelace@example.org", first_name="Ada", tags=("beta",))
+
+    answer = client.post(f"/api/v1/contacts/{ada}/merge", headers=actors.alice.headers(Scope.WRITE),
+                         json={"merge_contact_id": twin})
+
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["survivor_id"], body["merged_contact_id"]) == (ada, twin)
+    assert body["actor_label"].startswith("key cdz_") and body["actor_label"].endswith(" (write key)")
+    assert body["moved"] == {"events": 0, "identities": 0, "tags": 1, "duplicate_candidates": 0,
+                             "filled_fields": ["first_name"]}
+    assert body["merged_snapshot"]["email"] == "lovelace@example.org"
+    with container.db.read() as session:
+        assert session.execute(select(Contact.id, Contact.first_name)).all() == [(ada, "Ada")]
+
+
+def test_merge_refusals(client: TestClient, container: Container, actors: Actors) -> None:
+    ada = add(container, actors.alice.workspace_id, email="ada@example.com")
+    theirs = add(container, actors.charlie.workspace_id, email="ada@example.com")
+    write = actors.alice.headers(Scope.WRITE)
+
+    itself = client.post(f"/api/v1/contacts/{ada}/merge", headers=write, json={"merge_contact_id": ada})
+    across = client.post(f"/api/v1/contacts/{ada}/merge", headers=write, json={"merge_contact_id": theirs})
+    reader = client.post(f"/api/v1/contacts/{ada}/merge", headers=actors.alice.headers(Scope.READ),
+                         json={"merge_contact_id": theirs})
+    extra = client.post(f"/api/v1/contacts/{ada}/merge", headers=write, json={"merge_contact_id": 2, "x": 1})
+
+    assert (itself.status_code, itself.json()["detail"]) == (422, "A contact cannot be merged into itself.")
+    assert (across.status_code, across.json()["detail"]) == (404, f"No contact {theirs} in this workspace.")
+    assert reader.status_code == 403
+    assert extra.status_code == 422
+    with container.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Contact)) == 2
+        assert session.scalar(select(func.count()).select_from(ContactMerge)) == 0
+
+
+def test_duplicates_need_their_permissions(client: TestClient, container: Container, actors: Actors) -> None:
+    assert client.post("/api/v1/duplicates/scan", headers=actors.alice.headers(Scope.READ)).status_code == 403
+    assert client.get("/api/v1/duplicates", headers=actors.alice.headers(Scope.INGEST)).status_code == 403
+    assert client.get("/api/v1/duplicates").status_code == 401

@@ -1,0 +1,158 @@
+"""Reading CSV uploads: encodings, delimiters, physical line numbers, bad bytes, resume offsets. No database."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from cadenza.contacts.csv_source import CsvFormat, CsvSource, detect_format, unique_headers
+from cadenza.core.errors import ValidationFailed
+
+
+def source(data: bytes) -> CsvSource:
+    stream = io.BytesIO(data)
+    return CsvSource(stream, detect_format(stream))
+
+
+def rows(data: bytes) -> list[tuple[int, list[str], str | None]]:
+    return [(row.line, row.values, row.error) for row in source(data).rows()]
+
+
+@pytest.mark.parametrize(("data", "encoding"), [
+    ("email,last_name\nm@example.com,Müller\nj@example.com,José\n".encode(), "utf-8"),
+    (b"\xef\xbb\xbf" + "email,last_name\nm@example.com,Müller\nj@example.com,José\n".encode(), "utf-8-sig"),
+    ("email,last_name\nm@example.com,Müller\nj@example.com,José\n".encode("latin-1"), "cp1252"),
+], ids=["utf-8", "utf-8-bom", "latin-1"])
+def test_encodings_are_detected_and_names_read_back_exactly(data: bytes, encoding: str) -> None:
+    reader = source(data)
+
+    assert reader.format.encoding == encoding
+    assert reader.headers == ["email", "last_name"]
+    assert [(r.line, r.values) for r in reader.rows()] == [(2, ["m@example.com", "Müller"]),
+                                                          (3, ["j@example.com", "José"])]
+
+
+def test_windows_1252_punctuation_is_read_as_such() -> None:
+    data = "email,note\na@example.com,“quoted” – €5\n".encode("cp1252")
+
+    assert rows(data) == [(2, ["a@example.com", "“quoted” – €5"], None)]
+
+
+@pytest.mark.parametrize("delimiter", [",", ";", "\t", "|"], ids=["comma", "semicolon", "tab", "pipe"])
+def test_delimiters_are_detected(delimiter: str) -> None:
+    text = delimiter.join(["email", "first_name", "company"]) + "\n"
+    text += delimiter.join(["a@example.com", "Ada", "Acme, Inc." if delimiter != "," else '"Acme, Inc."']) + "\n"
+
+    reader = source(text.encode())
+
+    assert reader.format.delimiter == delimiter
+    assert [r.values for r in reader.rows()] == [["a@example.com", "Ada", "Acme, Inc."]]
+
+
+def test_a_single_column_file_reads_with_the_default_delimiter() -> None:
+    reader = source(b"email\na@example.com\nb@example.com\n")
+
+    assert reader.format.delimiter == ","
+    assert [r.values for r in reader.rows()] == [["a@example.com"], ["b@example.com"]]
+
+
+def test_multi_line_quoted_cells_keep_the_physical_line_of_each_row() -> None:
+    data = (b'email,note\r\n'
+            b'a@example.com,"first line\r\nsecond line\r\nthird line"\r\n'
+            b'b@example.com,plain\r\n'
+            b'c@example.com,"two\nlines"\n'
+            b'd@example.com,last\n')
+
+    assert rows(data) == [
+        (2, ["a@example.com", "first line\r\nsecond line\r\nthird line"], None),
+        (5, ["b@example.com", "plain"], None),
+        (6, ["c@example.com", "two\nlines"], None),
+        (8, ["d@example.com", "last"], None),
+    ]
+
+
+def test_empty_lines_are_skipped_but_still_counted() -> None:
+    data = b"\n\nemail,name\n\na@example.com,Ada\n , \n,\nb@example.com,Bob\n\n"
+
+    reader = source(data)
+
+    assert reader.headers == ["email", "name"]
+    assert [(r.line, r.values) for r in reader.rows()] == [(5, ["a@example.com", "Ada"]), (8, ["b@example.com", "Bob"])]
+
+
+def test_a_bad_byte_in_a_utf8_file_spoils_only_its_own_row() -> None:
+    data = b"email,name\na@example.com,Ada\nb@example.com,M\xfcller\nc@example.com,Cy\n"
+    sample = io.BytesIO(b"email,name\n" + b"x@example.com,Ok\n" * 10)  # the sample that decided "utf-8"
+
+    reader = CsvSource(io.BytesIO(data), detect_format(sample))
+    found = list(reader.rows())
+
+    assert reader.format.encoding == "utf-8"
+    assert [(r.line, r.error is None) for r in found] == [(2, True), (3, False), (4, True)]
+    assert found[1].error == "has bytes that are not valid utf-8 (0xfc on line 3)"
+    assert found[1].raw == "b@example.com,M\ufffdller"
+    assert found[2].values == ["c@example.com", "Cy"]
+
+
+def test_rows_know_their_end_and_reading_resumes_from_it() -> None:
+    data = b'email,note\na@example.com,"x\ny"\nb@example.com,z\nc@example.com,w\n'
+    reader = source(data)
+    first = next(iter(reader.rows()))
+
+    resumed = list(reader.rows(first.end_offset, first.end_line))
+
+    assert (first.line, first.end_line, first.end_offset) == (2, 3, len(b'email,note\na@example.com,"x\ny"\n'))
+    assert [(r.line, r.values) for r in resumed] == [(4, ["b@example.com", "z"]), (5, ["c@example.com", "w"])]
+    assert resumed[-1].end_offset == len(data)
+
+
+def test_an_unclosed_quote_at_the_end_is_a_row_error() -> None:
+    data = b'email,note\na@example.com,ok\nb@example.com,"never closed\nmore\n'
+
+    found = rows(data)
+
+    assert found[0] == (2, ["a@example.com", "ok"], None)
+    assert found[1][0] == 3
+    assert found[1][2] is not None and found[1][2].startswith("cannot be read as CSV")
+
+
+def test_records_pad_short_rows_with_empty_cells() -> None:
+    reader = source(b"email,first,last\na@example.com,Ada\n")
+
+    assert list(reader.records()) == [(2, {"email": "a@example.com", "first": "Ada", "last": ""}, None)]
+
+
+def test_headers_are_trimmed_and_made_unique() -> None:
+    assert unique_headers([" Email ", "", "Name", "Name", "\ufeffTags"]) == [
+        "Email", "column_2", "Name", "Name (2)", "Tags"]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    (b"", "The file is empty."),
+    (b"\n\n  \n", "The file is empty."),
+    (b"\xff\xfee\x00m\x00", "This file is UTF-16 text. Save it as “CSV UTF-8” and upload it again."),
+], ids=["empty", "blank", "utf-16"])
+def test_files_that_cannot_be_read_are_refused(data: bytes, message: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        source(data)
+    assert refused.value.detail == message
+
+
+def test_a_format_can_be_given_instead_of_detected() -> None:
+    reader = CsvSource(io.BytesIO("a;b\n1;Ä\n".encode("latin-1")), CsvFormat("latin-1", ";"))
+
+    assert [r.values for r in reader.rows()] == [["1", "Ä"]]
+
+
+def test_a_quoted_cell_followed_by_text_is_a_row_error_and_the_next_row_reads() -> None:
+    data = b'email,note\na@example.com,"x"y\nb@example.com,fine\n'
+
+    found = rows(data)
+
+    assert found[0][0] == 2 and found[0][2] == "cannot be read as CSV (',' expected after '\"')"
+    assert found[1] == (3, ["b@example.com", "fine"], None)
+
+
+def test_a_quote_inside_an_unquoted_cell_is_kept() -> None:
+    assert rows(b'email,note\na@example.com,5" screen\n') == [(2, ["a@example.com", '5" screen'], None)]

@@ -1,0 +1,135 @@
+"""Validating one CSV row, and the fast email path that must agree with email-validator. Pure."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cadenza.contacts.csv_source import SourceRow
+from cadenza.contacts.import_rows import ContactRow, RowProblem, RowReader, clean_email, fast_email
+from cadenza.contacts.mapping import FieldChoice
+from cadenza.contacts.normalize import InvalidValue, normalise_email
+
+FIELDS = {"plan": FieldChoice("plan", "Plan", "enum", ("free", "pro")),
+          "seats": FieldChoice("seats", "Seats", "number"),
+          "renews": FieldChoice("renews", "Renews", "date")}
+HEADERS = ["Email", "First", "Phone", "Plan", "Seats", "Renews", "Tags", "TZ", "Notes"]
+MAPPING = {"Email": "email", "First": "first_name", "Phone": "phone", "Plan": "field:plan", "Seats": "field:seats",
+           "Renews": "field:renews", "Tags": "tags", "TZ": "timezone", "Notes": "attributes.notes"}
+
+
+def read(*values: str, line: int = 7, region: str | None = None) -> ContactRow | list[RowProblem]:
+    reader = RowReader(HEADERS, MAPPING, FIELDS, default_region=region)
+    return reader.read(SourceRow(line, list(values), line, 0, ",".join(values)))
+
+
+def test_a_good_row_is_normalised_and_coerced() -> None:
+    row = read(" Ada@Example.COM ", "Ada", "020 7946 0958", "pro", "12", "31/01/2027", "vip; beta ,vip", "Europe/London",
+               "likes tea", region="GB")
+
+    assert row == ContactRow(7, row.raw if isinstance(row, ContactRow) else "", email="ada@example.com",
+                             phone="+442079460958", first_name="Ada", timezone="Europe/London", tags=["vip", "beta"],
+                             attributes={"plan": "pro", "seats": 12, "renews": "2027-01-31", "notes": "likes tea"})
+
+
+def test_empty_cells_are_left_out() -> None:
+    row = read("ada@example.com", "", "", "", "", "", "", "", "")
+
+    assert row == ContactRow(7, "ada@example.com,,,,,,,,", email="ada@example.com")
+
+
+def test_every_bad_cell_of_a_row_is_reported_with_its_line_and_column() -> None:
+    problems = read("not-an-email", "Ada", "12", "gold", "many", "2027-13-01", "", "Mars/Olympus", "")
+
+    assert isinstance(problems, list)
+    assert [(p.line, p.column, p.message) for p in problems] == [
+        (7, "Email", "email An email address must have an @-sign."),
+        (7, "Phone", "phone is not a phone number ((0) Missing or invalid default region.)"),
+        (7, "Plan", "plan must be one of free, pro"),
+        (7, "Seats", "seats must be a number, got 'many'"),
+        (7, "Renews", "renews must be a date like 2026-01-31, got '2027-13-01'"),
+        (7, "TZ", "timezone is not an IANA time zone like Europe/Paris"),
+    ]
+    assert problems[0].raw == "not-an-email,Ada,12,gold,many,2027-13-01,,Mars/Olympus,"
+
+
+def test_a_row_needs_an_email_an_external_id_or_a_phone() -> None:
+    problems = read("", "Ada", "", "pro", "", "", "", "", "")
+
+    assert problems == [RowProblem(7, None, "needs an email, an external id or a phone number", ",Ada,,pro,,,,,")]
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused() -> None:
+    problems = read("a@example.com", "Ada", "", "", "", "", "", "", "", "extra")
+
+    assert isinstance(problems, list)
+    assert [p.message for p in problems] == ["has 10 cells but the header has 9"]
+
+
+def test_an_unreadable_row_is_reported_as_read() -> None:
+    reader = RowReader(HEADERS, MAPPING, FIELDS)
+
+    problems = reader.read(SourceRow(4, [], 4, 0, "M\ufffdller", error="has bytes that are not valid utf-8"))
+
+    assert problems == [RowProblem(4, None, "has bytes that are not valid utf-8", "M\ufffdller")]
+
+
+# ---- the fast email path ------------------------------------------------------------------------
+
+AGREE = [
+    "ada@example.com", "Ada.Lovelace@Example.COM", "a+news@example.co.uk", "first_last-1@sub.example.org",
+    "x@a.io", "1@2.ab", "a@b-c.de",
+]
+SLOW_PATH = [  # left to email-validator, which decides
+    "ada@example.test", "ada@localhost", "ada@example", "ada@example.123", "ada@xn--bcher-kva.example",
+    "ada@ab--cd.example", "a..b@example.com", ".a@example.com", "a.@example.com", "a@-example.com",
+    "a@example-.com", "Ada <ada@example.com>", "\"quoted\"@example.com", "ada@[127.0.0.1]", "josé@example.com",
+    "ada@exämple.com", "a@" + "b" * 64 + ".com", "a" * 250 + "@example.com", "a!b@example.com", "",
+    "a@b", "@example.com", "a@example.com.", "\u212aate@example.com",
+]
+
+
+@pytest.mark.parametrize("address", AGREE)
+def test_the_fast_path_accepts_common_addresses_exactly_as_email_validator(address: str) -> None:
+    assert fast_email(address) == normalise_email(address)
+
+
+@pytest.mark.parametrize("address", SLOW_PATH, ids=range(len(SLOW_PATH)))
+def test_the_fast_path_leaves_unusual_addresses_to_email_validator(address: str) -> None:
+    assert fast_email(address) is None
+    assert _outcome(clean_email, address) == _outcome(normalise_email, address)
+
+
+def _outcome(check, address: str) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return f"ok {check(address)}"
+    except InvalidValue as error:
+        return f"refused {error}"
+
+
+_local = st.text(alphabet="abcXYZ019._+-!#'", min_size=0, max_size=12)
+_domain = st.text(alphabet="abcXY09.-_", min_size=0, max_size=20)
+_tld = st.sampled_from(["com", "io", "test", "local", "c0m", "x", "COM", "", "arpa", "onion", "a1"])
+
+
+def _agrees(local: str, domain: str, tld: str) -> None:
+    address = f"{local}@{domain}.{tld}" if tld else f"{local}@{domain}"
+    fast = fast_email(address)
+    if fast is not None:
+        assert fast == normalise_email(address)
+    assert _outcome(clean_email, address) == _outcome(normalise_email, address)
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(local=_local, domain=_domain, tld=_tld)
+def test_the_fast_path_never_disagrees_with_email_validator(local: str, domain: str, tld: str) -> None:
+    _agrees(local, domain, tld)
+
+
+@pytest.mark.slow
+@settings(max_examples=30_000, deadline=None, database=None)
+@given(local=_local, domain=_domain, tld=_tld)
+def test_the_fast_path_never_disagrees_with_email_validator_on_many_inputs(local: str, domain: str,
+                                                                           tld: str) -> None:
+    _agrees(local, domain, tld)

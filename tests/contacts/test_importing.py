@@ -1,0 +1,528 @@
+"""The CSV import use cases: validation with line numbers, de-duplication, chunks, resume, cancel, retry."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from cadenza.auth import Principal, Scope
+from cadenza.auth.models import AuditEntry
+from cadenza.bootstrap import Container
+from cadenza.contacts import import_writer
+from cadenza.contacts.importing import JOB_KIND, ImportNotFound
+from cadenza.contacts.models import Company, Contact, ContactImport, ContactTag, CustomField, ImportRowError
+from cadenza.core.errors import Conflict, PermissionDenied, ValidationFailed
+from cadenza.storage.models import Job, OutboxMessage
+from cadenza.storage.queue import ClaimedJob
+from tests.conftest import Actors
+
+
+def start(container: Container, principal: Principal, data: str | bytes, *, chunk: int = 2,
+          mapping: dict[str, str] | None = None, update_existing: bool = True, region: str | None = None,
+          background: bool = False) -> ContactImport:
+    container.imports.chunk_size = chunk
+    raw = data.encode() if isinstance(data, str) else data
+    return container.imports.create_import(principal, "contacts.csv", io.BytesIO(raw), mapping, update_existing,
+                                           default_region=region, run_in_background=background)
+
+
+def run(container: Container, principal: Principal, data: str | bytes, **options: Any) -> ContactImport:
+    return container.imports.run_import(start(container, principal, data, **options).id)
+
+
+def counts(contact_import: ContactImport) -> tuple[str, int, int, int, int, int]:
+    return (contact_import.status, contact_import.rows_total, contact_import.rows_created, contact_import.rows_updated,
+            contact_import.rows_skipped, contact_import.rows_failed)
+
+
+def people(container: Container, workspace_id: int) -> list[tuple[Any, ...]]:
+    """(email, external_id, phone, first_name, last_name, company name, attributes, tags), by id."""
+    with container.db.read() as session:
+        rows = session.execute(
+            select(Contact.id, Contact.email, Contact.external_id, Contact.phone, Contact.first_name,
+                   Contact.last_name, Company.name, Contact.attributes)
+            .outerjoin(Company, Company.id == Contact.company_id)
+            .where(Contact.workspace_id == workspace_id).order_by(Contact.id)).all()
+        tags: dict[int, list[str]] = {}
+        for contact_id, tag in session.execute(select(ContactTag.contact_id, ContactTag.tag).order_by(ContactTag.tag)):
+            tags.setdefault(contact_id, []).append(tag)
+    return [(*row[1:7], dict(row[7] or {}), tags.get(row[0], [])) for row in rows]
+
+
+def row_errors(container: Container, import_id: int) -> list[tuple[int, str | None, str]]:
+    with container.db.read() as session:
+        return [tuple(row) for row in session.execute(  # type: ignore[misc]
+            select(ImportRowError.line, ImportRowError.column, ImportRowError.message)
+            .where(ImportRowError.import_id == import_id).order_by(ImportRowError.id))]
+
+
+def add_contact(container: Container, workspace_id: int, **values: Any) -> int:
+    now = container.clock.now()
+    with container.db.transaction() as session:
+        contact = Contact(workspace_id=workspace_id, attributes={}, created_at=now, updated_at=now, **values)
+        session.add(contact)
+        session.flush()
+        return contact.id
+
+
+def add_field(container: Container, workspace_id: int, key: str, type: str, options: list[str] | None = None) -> None:
+    with container.db.transaction() as session:
+        session.add(CustomField(workspace_id=workspace_id, entity="contact", key=key, label=key.title(), type=type,
+                                options=options or [], is_required=False, is_personal=False,
+                                created_at=container.clock.now()))
+
+
+def facts(container: Container) -> list[dict[str, Any]]:
+    with container.db.read() as session:
+        return [dict(p) for p in session.scalars(select(OutboxMessage.payload).where(
+            OutboxMessage.topic == "contact.changed").order_by(OutboxMessage.id))]
+
+
+def count(container: Container, model: Any) -> int:
+    with container.db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+MIXED = (
+    "Email,First Name,Last Name,Phone,Seats,Notes\n"
+    "ada@example.com,Ada,Lovelace,+44 20 7946 0958,3,first\n"
+    "grace@example,Grace,Hopper,,2,bad email\n"
+    'alan@example.com,Alan,"Turing\nthe second",,many,bad number on line 4\n'
+    "\n"
+    "linus@example.com,Linus,Torvalds,12345,1,bad phone on line 7\n"
+    "margaret@example.com,Margaret,Hamilton,,,last\n"
+)
+
+
+def test_good_rows_import_while_bad_rows_are_reported_with_their_line_numbers(container: Container,
+                                                                              actors: Actors) -> None:
+    alice = actors.alice.principal
+    add_field(container, alice.workspace_id, "seats", "number")
+
+    done = run(container, alice, MIXED, region="GB")
+
+    assert counts(done) == ("done", 5, 2, 0, 0, 3)
+    assert people(container, alice.workspace_id) == [
+        ("ada@example.com", None, "+442079460958", "Ada", "Lovelace", None, {"seats": 3}, []),
+        ("margaret@example.com", None, None, "Margaret", "Hamilton", None, {}, []),
+    ]
+    assert row_errors(container, done.id) == [
+        (3, "Email", "email The part after the @-sign is not valid. It should have a period."),
+        (4, "Seats", "seats must be a number, got 'many'"),
+        (7, "Phone", "phone is not a valid phone number"),
+    ]
+    assert (done.bytes_done, done.bytes_total, done.lines_done) == (len(MIXED.encode()), len(MIXED.encode()), 8)
+
+
+def test_the_raw_row_is_kept_for_the_report(container: Container, actors: Actors) -> None:
+    done = run(container, actors.alice.principal, "email,name\nnope,Ada\n")
+
+    with container.db.read() as session:
+        raw = session.scalar(select(ImportRowError.raw).where(ImportRowError.import_id == done.id))
+    assert raw == "nope,Ada"
+
+
+def test_a_latin_1_file_imports_its_accents(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    data = "email;first_name;last_name\nm@example.com;Jürgen;Müller\nj@example.com;José;García\n".encode("latin-1")
+
+    done = run(container, alice, data)
+
+    assert (done.encoding, done.delimiter, done.status) == ("cp1252", ";", "done")
+    assert [p[3:5] for p in people(container, alice.workspace_id)] == [("Jürgen", "Müller"), ("José", "García")]
+
+
+def test_rows_match_existing_contacts_by_email_then_external_id(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    ws = alice.workspace_id
+    add_contact(container, ws, email="ada@example.com", first_name="Ada", last_name="Byron", phone="+442079460958")
+    add_contact(container, ws, external_id="u-2", first_name="Grace")
+    data = ("email,external id,last name,first name\n"
+            "ADA@example.com,u-1,Lovelace,\n"  # by email: fills the external id, changes the last name
+            ",u-2,Hopper,\n"  # by external id
+            "grace@example.com,u-2,,\n"  # by external id, fills the email
+            "new@example.com,,New,\n")
+
+    done = run(container, alice, data)
+
+    assert counts(done) == ("done", 4, 1, 3, 0, 0)
+    assert people(container, ws) == [
+        ("ada@example.com", "u-1", "+442079460958", "Ada", "Lovelace", None, {}, []),
+        ("grace@example.com", "u-2", None, "Grace", "Hopper", None, {}, []),
+        ("new@example.com", None, None, None, "New", None, {}, []),
+    ]
+    assert [sorted(f["fields"]) for f in facts(container)] == [
+        ["external_id", "last_name"], ["last_name"],  # chunk 1
+        ["created", "email", "last_name"], ["email"]]  # chunk 2: created contacts first
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 100], ids=lambda n: f"chunk-{n}")
+def test_a_later_row_of_the_file_updates_an_earlier_one_whatever_the_chunk_size(container: Container,
+                                                                               actors: Actors, chunk: int) -> None:
+    alice = actors.alice.principal
+    data = ("email,first_name,last_name,tags\n"
+            "ada@example.com,Ada,,a\n"
+            "bob@example.com,Bob,,\n"
+            "ada@example.com,,Lovelace,b\n"
+            "ada@example.com,,Lovelace,\n")
+
+    done = run(container, alice, data, chunk=chunk)
+
+    assert counts(done) == ("done", 4, 2, 1, 1, 0)
+    assert people(container, alice.workspace_id) == [
+        ("ada@example.com", None, None, "Ada", "Lovelace", None, {}, ["a", "b"]),
+        ("bob@example.com", None, None, "Bob", None, None, {}, []),
+    ]
+
+
+def test_without_update_existing_matched_contacts_are_left_alone(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    add_contact(container, alice.workspace_id, email="ada@example.com", first_name="Ada")
+
+    done = run(container, alice, "email,first_name\nada@example.com,Augusta\nnew@example.com,New\n"
+                                 "new@example.com,Newer\n", update_existing=False)
+
+    assert counts(done) == ("done", 3, 1, 0, 2, 0)
+    assert [p[3] for p in people(container, alice.workspace_id)] == ["Ada", "New"]
+
+
+def test_a_row_never_moves_an_identity_between_contacts(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    ws = alice.workspace_id
+    add_contact(container, ws, email="ada@example.com", external_id="u-1")
+    add_contact(container, ws, email="grace@example.com")
+    add_contact(container, ws, external_id="u-3", email="alan@example.com")
+    data = ("email,user id\n"
+            "ada@example.com,u-9\n"  # Ada already has another external id
+            "grace@example.com,u-3\n"  # u-3 is Alan's
+            "someone@example.com,u-3\n")  # the contact with u-3 has another email
+
+    done = run(container, alice, data)
+
+    assert counts(done) == ("done", 3, 0, 0, 0, 3)
+    assert row_errors(container, done.id) == [
+        (2, None, "the contact with this email already has the external id 'u-1'"),
+        (3, None, "the email and the external id belong to two different contacts"),
+        (4, None, "the contact with this external id already has another email"),
+    ]
+
+
+def test_tags_are_added_and_companies_linked_or_created_once(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    ws = alice.workspace_id
+    now = container.clock.now()
+    with container.db.transaction() as session:
+        session.add(Company(workspace_id=ws, name="Acme", attributes={}, created_at=now, updated_at=now))
+    add_contact(container, ws, email="ada@example.com")
+    with container.db.transaction() as session:
+        ada = session.scalar(select(Contact.id).where(Contact.email == "ada@example.com"))
+        session.add(ContactTag(workspace_id=ws, contact_id=ada, tag="old"))
+    data = ("email,organisation,tags\n"
+            'ada@example.com,Acme,"vip; beta"\n'
+            "bob@example.com,Globex,beta\n"
+            "cy@example.com,Globex,\n")
+
+    done = run(container, alice, data, chunk=1)
+
+    assert counts(done) == ("done", 3, 2, 1, 0, 0)
+    assert [(p[0], p[5], p[7]) for p in people(container, ws)] == [
+        ("ada@example.com", "Acme", ["beta", "old", "vip"]),
+        ("bob@example.com", "Globex", ["beta"]),
+        ("cy@example.com", "Globex", []),
+    ]
+    assert count(container, Company) == 2
+
+
+def test_custom_fields_merge_key_by_key_and_unmapped_columns_can_be_kept(container: Container,
+                                                                        actors: Actors) -> None:
+    alice = actors.alice.principal
+    ws = alice.workspace_id
+    add_field(container, ws, "plan", "enum", ["free", "pro"])
+    add_contact(container, ws, email="ada@example.com")
+    with container.db.transaction() as session:
+        contact = session.scalar(select(Contact).where(Contact.email == "ada@example.com"))
+        assert contact is not None
+        contact.attributes = {"plan": "free", "seats": 3}
+
+    container.imports.chunk_size = 10
+    created = container.imports.create_import(alice, "c.csv", io.BytesIO(b"email,plan,colour\nada@example.com,pro,red\n"),
+                                              keep_unmapped=True, run_in_background=False)
+    done = container.imports.run_import(created.id)
+
+    assert created.mapping == {"email": "email", "plan": "field:plan", "colour": "attributes.colour"}
+    assert counts(done) == ("done", 1, 0, 1, 0, 0)
+    assert people(container, ws)[0][6] == {"plan": "pro", "seats": 3, "colour": "red"}
+
+
+def test_one_fact_per_changed_contact_and_one_audit_entry_at_each_end(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    add_contact(container, alice.workspace_id, email="same@example.com", first_name="Same")
+    data = "email,first_name\na@example.com,A\nb@example.com,B\nsame@example.com,Same\nbad,X\na@example.com,Z\n"
+
+    done = run(container, alice, data, chunk=2)
+
+    assert counts(done) == ("done", 5, 2, 1, 1, 1)
+    assert [(f["reason"], sorted(f["fields"])) for f in facts(container)] == [
+        ("import", ["created", "email", "first_name"]),  # a and b: chunk 1
+        ("import", ["created", "email", "first_name"]),
+        ("import", ["first_name"]),  # a again, in chunk 3
+    ]
+    with container.db.read() as session:
+        entries = session.execute(select(AuditEntry.action, AuditEntry.target_id, AuditEntry.changes)
+                                  .where(AuditEntry.action.like("contact_import.%")).order_by(AuditEntry.id)).all()
+    assert [(action, target) for action, target, _ in entries] == [
+        ("contact_import.created", str(done.id)), ("contact_import.finished", str(done.id))]
+    assert entries[1][2] == {"rows_total": 5, "rows_created": 2, "rows_updated": 1, "rows_skipped": 1,
+                             "rows_failed": 1}
+
+
+EIGHT = "email,first_name\n" + "".join(f"p{i}@example.com,P{i}\n" for i in range(1, 8)) + "bad,X\n"
+
+
+def test_an_import_killed_after_a_chunk_resumes_and_imports_each_row_once(container: Container,
+                                                                         actors: Actors) -> None:
+    alice = actors.alice.principal
+    created = start(container, alice, EIGHT, chunk=3)
+    chunks: list[int] = []
+
+    def killed_after_second_chunk(progress: ContactImport) -> None:
+        chunks.append(progress.rows_total)
+        if len(chunks) == 2:
+            raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError, match="worker killed"):
+        container.imports.run_import(created.id, progress=killed_after_second_chunk)
+    stopped = container.imports.get_import(alice, created.id)
+    assert (stopped.status, stopped.rows_total, stopped.lines_done, stopped.error) == (
+        "failed", 6, 7, "RuntimeError: worker killed")
+
+    done = container.imports.run_import(created.id)
+
+    assert counts(done) == ("done", 8, 7, 0, 0, 1)
+    assert [p[0] for p in people(container, alice.workspace_id)] == [f"p{i}@example.com" for i in range(1, 8)]
+    assert len(facts(container)) == 7
+    assert row_errors(container, done.id) == [(9, "email", "email An email address must have an @-sign.")]
+
+
+def test_a_failure_inside_a_chunk_rolls_the_chunk_back_and_the_resume_redoes_it_once(
+        container: Container, actors: Actors, monkeypatch: pytest.MonkeyPatch) -> None:
+    alice = actors.alice.principal
+    created = start(container, alice, EIGHT, chunk=3)
+    real = import_writer.publish_many
+    calls: list[int] = []
+
+    def failing_second_time(*args: Any, **kwargs: Any) -> None:
+        calls.append(1)
+        if len(calls) == 2:
+            raise ConnectionError("database went away")
+        real(*args, **kwargs)
+
+    monkeypatch.setattr(import_writer, "publish_many", failing_second_time)
+    with pytest.raises(ConnectionError):
+        container.imports.run_import(created.id)
+    stopped = container.imports.get_import(alice, created.id)
+    assert (stopped.status, stopped.rows_total, stopped.rows_created) == ("failed", 3, 3)
+    assert count(container, Contact) == 3
+
+    monkeypatch.setattr(import_writer, "publish_many", real)
+    done = container.imports.run_import(created.id)
+
+    assert counts(done) == ("done", 8, 7, 0, 0, 1)
+    assert count(container, Contact) == 7
+    assert len(facts(container)) == 7
+    assert len(row_errors(container, done.id)) == 1
+
+
+def test_two_runs_of_one_import_never_apply_a_chunk_twice(container: Container, actors: Actors) -> None:
+    """A second run starts while the first is between chunks (a worker whose lease expired, say)."""
+    alice = actors.alice.principal
+    created = start(container, alice, EIGHT, chunk=3)
+    second: list[ContactImport] = []
+
+    def another_run_takes_over(progress: ContactImport) -> None:
+        if not second:
+            second.append(container.imports.run_import(created.id))
+
+    first = container.imports.run_import(created.id, progress=another_run_takes_over)
+
+    assert counts(second[0]) == ("done", 8, 7, 0, 0, 1)
+    assert counts(first) == ("done", 8, 7, 0, 0, 1)
+    assert count(container, Contact) == 7
+    assert len(facts(container)) == 7
+    assert len(row_errors(container, created.id)) == 1
+
+
+def test_a_finished_import_run_again_does_nothing(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    done = run(container, alice, EIGHT)
+
+    again = container.imports.run_import(done.id)
+
+    assert counts(again) == counts(done)
+    assert count(container, Contact) == 7
+
+
+def test_cancel_stops_after_the_current_chunk_and_retry_resumes_through_the_job(container: Container,
+                                                                               actors: Actors) -> None:
+    alice = actors.alice.principal
+    created = start(container, alice, EIGHT, chunk=3)
+
+    def cancel_after_first_chunk(progress: ContactImport) -> None:
+        if progress.rows_total == 3:
+            container.imports.cancel_import(alice, created.id)
+
+    cancelled = container.imports.run_import(created.id, progress=cancel_after_first_chunk)
+    assert counts(cancelled) == ("cancelled", 3, 3, 0, 0, 0)
+    assert count(container, Contact) == 3
+    with pytest.raises(Conflict):
+        container.imports.cancel_import(alice, created.id)
+
+    retried = container.imports.retry_import(alice, created.id)
+    assert retried.status == "pending"
+    with container.db.read() as session:
+        job = session.scalar(select(Job).where(Job.kind == JOB_KIND))
+    assert job is not None and job.payload == {"import_id": created.id}
+    container.jobs.handlers[JOB_KIND](ClaimedJob(id=job.id, workspace_id=job.workspace_id, kind=job.kind,
+                                                 payload=job.payload, attempts=1, max_attempts=5, key=job.key))
+
+    assert counts(container.imports.get_import(alice, created.id)) == ("done", 8, 7, 0, 0, 1)
+    assert count(container, Contact) == 7
+    with pytest.raises(Conflict):
+        container.imports.retry_import(alice, created.id)
+
+
+def test_create_import_stores_the_file_and_queues_its_job_in_one_go(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+
+    created = start(container, alice, EIGHT, background=True)
+
+    stored = Path(created.stored_path or "")
+    assert stored.parent == container.settings.data_dir / "imports"
+    assert stored.name.startswith(f"{alice.workspace_id}-") and stored.read_text() == EIGHT
+    assert (created.status, created.bytes_total, created.mapping) == (
+        "pending", len(EIGHT), {"email": "email", "first_name": "first_name"})
+    with container.db.read() as session:
+        jobs = session.execute(select(Job.kind, Job.payload, Job.workspace_id, Job.key)).all()
+    assert jobs == [(JOB_KIND, {"import_id": created.id}, alice.workspace_id, f"contact_import:{created.id}")]
+
+
+def test_a_mapping_that_cannot_be_used_stores_nothing(container: Container, actors: Actors) -> None:
+    with pytest.raises(ValidationFailed):
+        start(container, actors.alice.principal, EIGHT, mapping={"email": "nope"}, background=True)
+
+    assert count(container, ContactImport) == 0
+    assert count(container, Job) == 0
+    assert list((container.settings.data_dir / "imports").iterdir()) == []
+
+
+def test_a_region_reads_national_phone_numbers(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+
+    run(container, alice, "email,mobile\na@example.com,07911 123456\n", region="gb")
+
+    assert people(container, alice.workspace_id)[0][2] == "+447911123456"
+    with pytest.raises(ValidationFailed, match="not a country code"):
+        start(container, alice, EIGHT, region="XX")
+
+
+def test_reading_needs_read_and_importing_needs_write(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    reader = Principal.for_api_key(alice.workspace_id, 1, "read key", Scope.READ)
+    done = run(container, alice, EIGHT)
+
+    with pytest.raises(PermissionDenied):
+        start(container, reader, EIGHT)
+    with pytest.raises(PermissionDenied):
+        container.imports.preview(reader, io.BytesIO(EIGHT.encode()), "x.csv")
+    with pytest.raises(PermissionDenied):
+        container.imports.cancel_import(reader, done.id)
+
+    assert container.imports.get_import(reader, done.id).id == done.id
+    assert count(container, ContactImport) == 1
+
+
+def test_another_workspace_sees_none_of_it(container: Container, actors: Actors) -> None:
+    done = run(container, actors.alice.principal, EIGHT)
+    charlie = actors.charlie.principal
+
+    with pytest.raises(ImportNotFound):
+        container.imports.get_import(charlie, done.id)
+    with pytest.raises(ImportNotFound):
+        container.imports.list_import_errors(charlie, done.id)
+    with pytest.raises(ImportNotFound):
+        container.imports.export_errors_csv(charlie, done.id)
+    with pytest.raises(ImportNotFound):
+        container.imports.retry_import(charlie, done.id)
+    assert container.imports.list_imports(charlie).items == []
+
+
+def test_imports_and_errors_page_with_cursors(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    first = run(container, alice, "email\n" + "bad\n" * 5)
+    second = run(container, alice, EIGHT)
+
+    page = container.imports.list_imports(alice, limit=1)
+    assert [i.id for i in page.items] == [second.id]
+    assert [i.id for i in container.imports.list_imports(alice, limit=1, cursor=page.next_cursor).items] == [first.id]
+
+    errors = container.imports.list_import_errors(alice, first.id, limit=3)
+    rest = container.imports.list_import_errors(alice, first.id, limit=3, cursor=errors.next_cursor)
+    assert [e.line for e in errors.items] + [e.line for e in rest.items] == [2, 3, 4, 5, 6]
+    assert rest.next_cursor is None
+
+
+def test_the_error_report_escapes_cells_a_spreadsheet_would_run(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    data = ('-Email,first_name\n'
+            '=HYPERLINK("http://evil"),x\n'
+            '+1-2,y\n'
+            '@SUM(A1),z\n'
+            '\tbad,w\n'
+            'plain,"-3"\n')
+    done = run(container, alice, data, mapping={"-Email": "email"})
+
+    report = "".join(container.imports.export_errors_csv(alice, done.id))
+
+    assert report.split("\r\n") == [
+        "line,column,message,row",
+        "2,'-Email,email An email address must have an @-sign.,\"'=HYPERLINK(\"\"http://evil\"\"),x\"",
+        "3,'-Email,email An email address must have an @-sign.,\"'+1-2,y\"",
+        "4,'-Email,email There must be something before the @-sign.,\"'@SUM(A1),z\"",
+        "5,'-Email,email An email address must have an @-sign.,\"'\tbad,w\"",
+        "6,'-Email,email An email address must have an @-sign.,\"plain,\"\"-3\"\"\"",
+        "",
+    ]
+
+
+def test_preview_shows_format_first_rows_and_guess(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    add_field(container, alice.workspace_id, "plan", "text")
+    data = ("E-mail\tGiven Name\tPlan\tNotes\n" + "".join(f"p{i}@example.com\tP{i}\tpro\tn\n" for i in range(8)))
+
+    preview = container.imports.preview(alice, io.BytesIO(data.encode()), "../../etc/people.csv")
+
+    assert (preview.filename, preview.encoding, preview.delimiter) == ("people.csv", "utf-8", "\t")
+    assert preview.headers == ["E-mail", "Given Name", "Plan", "Notes"]
+    assert [(r.line, r.cells["E-mail"]) for r in preview.rows] == [(i + 2, f"p{i}@example.com") for i in range(5)]
+    assert preview.mapping == {"E-mail": "email", "Given Name": "first_name", "Plan": "field:plan", "Notes": "ignore"}
+    assert preview.targets[-2:] == ["field:plan", "ignore"]
+    assert count(container, ContactImport) == 0
+
+
+def test_a_deleted_custom_field_fails_the_import_with_a_reason(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    add_field(container, alice.workspace_id, "plan", "text")
+    created = start(container, alice, "email,plan\na@example.com,pro\n")
+    with container.db.transaction() as session:
+        session.query(CustomField).delete()
+
+    with pytest.raises(ValidationFailed):
+        container.imports.run_import(created.id)
+
+    failed = container.imports.get_import(alice, created.id)
+    assert (failed.status, failed.error) == (
+        "failed", "ValidationFailed: The mapping uses custom fields that no longer exist: field:plan.")
