@@ -62,7 +62,7 @@ def generate(path: Path, rows: int, bad_share: float, phone_share: float, seed: 
             first, last = rng.choice(FIRST), rng.choice(LAST)
             row = {
                 "email": f"{first.lower()}.{i}@example{i % 97}.com".encode("ascii", "ignore").decode(),
-                "phone": f"+44 7911 {100000 + i % 900000:06d}" if rng.random() < phone_share else "",
+                "phone": f"+44 74{i // 1_000_000:02d} {i % 1_000_000:06d}" if rng.random() < phone_share else "",
                 "signup": f"2025-{1 + i % 12:02d}-{1 + i % 28:02d}",
                 "score": str(i % 1000),
             }

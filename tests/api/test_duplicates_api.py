@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -88,3 +89,48 @@ def test_duplicates_need_their_permissions(client: TestClient, container: Contai
     assert client.post("/api/v1/duplicates/scan", headers=actors.alice.headers(Scope.READ)).status_code == 403
     assert client.get("/api/v1/duplicates", headers=actors.alice.headers(Scope.INGEST)).status_code == 403
     assert client.get("/api/v1/duplicates").status_code == 401
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["positive", "negative"])
+def test_imports_duplicates_and_merge_conform_to_their_schema(app: Any, container: Container, actors: Actors,
+                                                              mode: str) -> None:
+    """Schemathesis on every JSON route of /imports, /duplicates and the merge: no 5xx, documented answers."""
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis import GenerationMode
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        negative_data_rejection,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    ws = actors.alice.workspace_id
+    add(container, ws, email="ada@example.com", phone="+442079460958")
+    add(container, ws, email="twin@example.com", phone="+442079460958")
+    container.duplicates.find_duplicates(actors.alice.principal)
+    generation = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE
+    checks = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
+              response_schema_conformance]
+    if generation is GenerationMode.NEGATIVE:
+        checks.append(negative_data_rejection)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(tag=["imports", "duplicates"])
+    operations = [result.ok() for result in schema.get_all_operations()
+                  if not result.ok().path.endswith("errors.csv")]
+    assert len(operations) == 11
+    for operation in operations:
+        # Any bytes are a file: a "file" made of JSON is not invalid data for an upload.
+        operation_checks = [c for c in checks if c is not negative_data_rejection or operation.method == "get"
+                            or "/imports" not in operation.path or "{import_id}" in operation.path]
+
+        @given(case=operation.as_strategy(generation_mode=generation))
+        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case: Any) -> None:
+            case.call_and_validate(headers=actors.alice.headers(Scope.WRITE), checks=operation_checks)
+
+        try:
+            check()
+        except Unsatisfiable:  # nothing to make invalid (e.g. POST /duplicates/scan takes no input)
+            assert generation is GenerationMode.NEGATIVE

@@ -146,7 +146,8 @@ def test_a_read_key_reads_but_cannot_import_or_control(client: TestClient, conta
     read = actors.alice.headers(Scope.READ)
 
     assert upload(client, read).status_code == 403
-    assert client.post("/api/v1/imports/preview", headers=read, files={"file": ("p.csv", b"email\n")}).status_code == 403
+    preview = client.post("/api/v1/imports/preview", headers=read, files={"file": ("p.csv", b"email\n")})
+    assert preview.status_code == 403
     assert client.post(f"/api/v1/imports/{import_id}/cancel", headers=read).status_code == 403
     assert client.get(f"/api/v1/imports/{import_id}", headers=read).status_code == 200
     with container.db.read() as session:

@@ -315,3 +315,31 @@ def test_a_message_without_message_id_gets_one(client: TestClient, container: Co
     [event] = events(container, actors.alice.workspace_id)
     assert event.message_id.startswith("api-")
     assert len(event.message_id) == len("api-") + 36
+
+
+def test_analytics_js_short_paths_and_cors(client: TestClient, container: Container, actors: Actors,
+                                           ingest_key: str) -> None:
+    # analytics.js: POST /v1/t with text/plain and the write key in the body, from another origin.
+    body = orjson.dumps({**track(userId="u1", messageId="from-browser"), "writeKey": ingest_key})
+
+    response = client.post("/v1/t", content=body, headers={"Content-Type": "text/plain",
+                                                          "Origin": "https://shop.example.com"})
+    preflight = client.options("/v1/batch", headers={"Origin": "https://shop.example.com",
+                                                     "Access-Control-Request-Method": "POST",
+                                                     "Access-Control-Request-Headers": "authorization,content-type"})
+
+    assert response.status_code == 200
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert [(e.type, e.message_id) for e in events(container, actors.alice.workspace_id)] == [("track",
+                                                                                              "from-browser")]
+    assert preflight.status_code == 204
+    assert preflight.headers["access-control-allow-methods"] == "POST, OPTIONS"
+    assert "Authorization" in preflight.headers["access-control-allow-headers"]
+
+
+def test_the_short_batch_path_takes_a_batch(client: TestClient, container: Container, actors: Actors,
+                                            ingest_key: str) -> None:
+    response = client.post("/v1/b", json={"batch": [page(userId="u1", name="Home")]}, headers=basic(ingest_key))
+
+    assert response.json() == {"success": True}
+    assert [e.type for e in events(container, actors.alice.workspace_id)] == ["page"]

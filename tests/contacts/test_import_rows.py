@@ -25,10 +25,11 @@ def read(*values: str, line: int = 7, region: str | None = None) -> ContactRow |
 
 
 def test_a_good_row_is_normalised_and_coerced() -> None:
-    row = read(" Ada@Example.COM ", "Ada", "020 7946 0958", "pro", "12", "31/01/2027", "vip; beta ,vip", "Europe/London",
-               "likes tea", region="GB")
+    row = read(" Ada@Example.COM ", "Ada", "020 7946 0958", "pro", "12", "31/01/2027", "vip; beta ,vip",
+               "Europe/London", "likes tea", region="GB")
 
-    assert row == ContactRow(7, row.raw if isinstance(row, ContactRow) else "", email="ada@example.com",
+    raw = " Ada@Example.COM ,Ada,020 7946 0958,pro,12,31/01/2027,vip; beta ,vip,Europe/London,likes tea"
+    assert row == ContactRow(7, raw, email="ada@example.com",
                              phone="+442079460958", first_name="Ada", timezone="Europe/London", tags=["vip", "beta"],
                              attributes={"plan": "pro", "seats": 12, "renews": "2027-01-31", "notes": "likes tea"})
 
@@ -128,7 +129,7 @@ def test_the_fast_path_never_disagrees_with_email_validator(local: str, domain: 
 
 
 @pytest.mark.slow
-@settings(max_examples=30_000, deadline=None, database=None)
+@settings(max_examples=8_000, deadline=None, database=None)
 @given(local=_local, domain=_domain, tld=_tld)
 def test_the_fast_path_never_disagrees_with_email_validator_on_many_inputs(local: str, domain: str,
                                                                            tld: str) -> None:

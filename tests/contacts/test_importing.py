@@ -249,8 +249,8 @@ def test_custom_fields_merge_key_by_key_and_unmapped_columns_can_be_kept(contain
         contact.attributes = {"plan": "free", "seats": 3}
 
     container.imports.chunk_size = 10
-    created = container.imports.create_import(alice, "c.csv", io.BytesIO(b"email,plan,colour\nada@example.com,pro,red\n"),
-                                              keep_unmapped=True, run_in_background=False)
+    data = io.BytesIO(b"email,plan,colour\nada@example.com,pro,red\n")
+    created = container.imports.create_import(alice, "c.csv", data, keep_unmapped=True, run_in_background=False)
     done = container.imports.run_import(created.id)
 
     assert created.mapping == {"email": "email", "plan": "field:plan", "colour": "attributes.colour"}

@@ -223,3 +223,17 @@ def test_merging_needs_write(container: Container, actors: Actors) -> None:
     with pytest.raises(PermissionDenied):
         container.duplicates.merge_contacts(reader, a, b)
     assert contact(container, b) is not None
+
+
+def test_a_survivor_without_email_takes_the_merged_contacts_address(container: Container, actors: Actors) -> None:
+    """Email is unique per workspace: the merged contact is gone before the survivor takes its address."""
+    ws = actors.alice.workspace_id
+    survivor = add_contact(container, ws, phone="+442079460958", first_name="Ada")
+    merged = add_contact(container, ws, email="ada@example.com", first_name="Augusta")
+
+    merge = container.duplicates.merge_contacts(actors.alice.principal, survivor, merged)
+
+    kept = contact(container, survivor)
+    assert kept is not None and (kept.email, kept.first_name, kept.phone) == (
+        "ada@example.com", "Ada", "+442079460958")
+    assert merge.moved["filled_fields"] == ["email"]

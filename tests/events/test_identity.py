@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 
 import pytest
 from sqlalchemy import select
@@ -277,3 +278,31 @@ def test_emails_can_swap_between_contacts_in_one_batch(container: Container, own
         emails = dict(session.execute(select(Contact.external_id, Contact.email)).all())
     assert emails == {"u1": "new@example.com", "u2": "one@example.com"}
     assert candidates(container, owner.workspace_id) == []
+
+
+def test_concurrent_requests_about_one_new_person_make_one_contact(container: Container, owner: Principal) -> None:
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def send(number: int) -> None:
+        barrier.wait()
+        try:
+            ingest(container, owner, identify(userId="new-person", anonymousId=f"device-{number}",
+                                              traits={f"seen_on_{number}": True}),
+                   message("group", userId="new-person", groupId="new-company"))
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert errors == []
+    [contact] = contacts(container, owner.workspace_id)
+    assert contact.attributes == {f"seen_on_{n}": True for n in range(4)}
+    assert len(companies(container, owner.workspace_id)) == 1
+    assert {e.contact_id for e in events(container, owner.workspace_id)} == {contact.id}
+    assert {(k, v) for k, v, _c in identities(container, owner.workspace_id)} == {
+        ("user_id", "new-person"), *(("anonymous_id", f"device-{n}") for n in range(4))}

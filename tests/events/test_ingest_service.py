@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -61,3 +62,24 @@ def test_a_repeated_identify_changes_nothing_and_publishes_only_the_event(contai
 
     assert facts(container, actors.alice.workspace_id)[1]["fields"] == []
     assert facts(container, actors.alice.workspace_id)[1]["events"] == ["identify"]
+
+
+def test_the_same_batch_sent_at_once_by_several_clients_is_stored_once(container: Container,
+                                                                      actors: Actors) -> None:
+    batch = [identify(userId=f"u{n}", traits={"plan": "pro"}) for n in range(5)] + [track(userId="u0")]
+    barrier = threading.Barrier(4)
+    results: list[Any] = []
+
+    def send() -> None:
+        barrier.wait()
+        results.append(ingest(container, actors.alice.principal, *batch))
+
+    threads = [threading.Thread(target=send) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+    assert sorted((r.stored_total, r.duplicates) for r in results) == [(0, 6), (0, 6), (0, 6), (6, 0)]
+    assert len(events(container, actors.alice.workspace_id)) == 6
+    assert len(contacts(container, actors.alice.workspace_id)) == 5

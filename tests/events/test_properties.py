@@ -69,3 +69,34 @@ def test_ingesting_the_same_batch_twice_stores_it_once(container: Container, use
     assert (second.stored_total, second.duplicates) == (0, len(batch))
     assert sorted(e.message_id for e in events(container, principal.workspace_id)) == sorted(
         m["messageId"] for m in batch)
+
+
+_json_scalars = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False,
+                                                                                   allow_infinity=False) | st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30)
+_json = st.recursive(_json_scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(
+    st.text(max_size=10), inner, max_size=3), max_leaves=8)
+_ids = st.none() | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12) | st.integers(0, 99)
+_traits = st.dictionaries(st.sampled_from(["email", "phone", "name", "firstName", "timezone", "plan", "website",
+                                           "domain", "seats"]), _json | st.sampled_from(
+    ["ada@example.com", "+33 6 12 34 56 78", "Europe/Paris", "https://[::1", "x" * 300]), max_size=5)
+_message = st.fixed_dictionaries({"type": st.sampled_from(["identify", "track", "page", "screen", "group", "alias",
+                                                           "bogus"])}, optional={
+    "userId": _ids, "anonymousId": _ids, "previousId": _ids, "groupId": _ids, "event": _ids, "name": _ids,
+    "messageId": _ids, "traits": _traits | _json, "properties": _json, "context": st.fixed_dictionaries(
+        {}, optional={"traits": _traits, "timezone": _json}), "timestamp": st.sampled_from(
+        ["2026-01-01T10:00:00Z", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "yesterday", 12]),
+    "sentAt": st.sampled_from(["2026-01-01T10:00:05+02:00", "9999-12-31T23:59:59Z"])})
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(batch=st.lists(_message, max_size=6))
+def test_any_batch_is_stored_or_refused_message_by_message_never_failing(container: Container,
+                                                                        batch: list[dict[str, object]]) -> None:
+    principal = _new_workspace(container)
+
+    result = ingest(container, principal, *batch)
+
+    assert result.stored_total + len(result.rejected) + result.duplicates == len(batch)
+    assert len(events(container, principal.workspace_id)) == result.stored_total

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
 from collections.abc import Callable
 
 from fastapi import Depends, Request
 
 from cadenza.auth import Permission, Principal
+from cadenza.auth.errors import CsrfFailed
 from cadenza.bootstrap import Container
 from cadenza.core.errors import PermissionDenied, Unauthenticated
 
 SESSION_COOKIE = "cadenza_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_container(request: Request) -> Container:
@@ -52,6 +56,12 @@ def get_principal(request: Request) -> Principal:
         signed_in = container.access.resolve_session(token) if token else None
         if signed_in is None:
             raise Unauthenticated("Send an API key as a Bearer token or as the HTTP Basic user name.")
+        if request.method not in SAFE_METHODS:
+            # A browser session may change data through the API only with its CSRF token in a header,
+            # which a cross-site form or image cannot send.
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not hmac.compare_digest(sent, signed_in.csrf_token):
+                raise CsrfFailed(f"A signed-in browser must send its CSRF token in the {CSRF_HEADER} header.")
         principal = signed_in.principal
     request.state.principal = principal
     return principal

@@ -56,9 +56,11 @@ def email_or_none(raw: str) -> str | None:
 
 @functools.lru_cache(maxsize=1024)
 def _is_timezone(name: str) -> bool:
+    if not name or len(name) > 64:
+        return False
     try:
         zoneinfo.ZoneInfo(name)
-    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+    except (ValueError, OSError, zoneinfo.ZoneInfoNotFoundError):
         return False
     return True
 
@@ -560,7 +562,10 @@ def _domain(value: Any) -> str | None:
     if not isinstance(value, str) or not value.strip():
         return None
     text = value.strip().lower()
-    host = urlsplit(text if "//" in text else f"//{text}").hostname
+    try:
+        host = urlsplit(text if "//" in text else f"//{text}").hostname
+    except ValueError:  # e.g. a broken IPv6 literal
+        return None
     if not host or "." not in host or len(host) > 255:
         return None
     return host.removeprefix("www.")

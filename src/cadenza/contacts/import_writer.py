@@ -140,8 +140,8 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
             {"workspace_id": workspace_id, "import_id": import_id, "line": p.line,
              "column": p.column[:255] if p.column else None, "message": p.message, "raw": p.raw}
             for p in plan.problems])
-    facts = [contact_changed(workspace_id, t.id, fields=_created_fields(t), reason="import") for t in created]
-    facts.extend(contact_changed(workspace_id, t.id, fields=list(t.changed), reason="import") for t in changed)
+    facts = [contact_changed(workspace_id, _id(t), fields=_created_fields(t), reason="import") for t in created]
+    facts.extend(contact_changed(workspace_id, _id(t), fields=list(t.changed), reason="import") for t in changed)
     publish_many(session, facts, now=now)
     return len(facts)
 
@@ -151,6 +151,11 @@ def _new_target(row: ContactRow, company_id: int | None) -> _Target:
               "first_name": row.first_name, "last_name": row.last_name, "timezone": row.timezone,
               "company_id": company_id}
     return _Target(None, values, dict(row.attributes), set(row.tags), list(row.tags))
+
+
+def _id(target: _Target) -> int:
+    assert target.id is not None, "ids are given before facts are written"
+    return target.id
 
 
 def _created_fields(target: _Target) -> list[str]:

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from cadenza.auth import Permission, Principal, record_audit
 from cadenza.config import Settings
 from cadenza.contacts.csv_source import CsvFormat, CsvSource, SourceRow, detect_format
+from cadenza.contacts.errors import require
 from cadenza.contacts.import_rows import ContactRow, RowProblem, RowReader
 from cadenza.contacts.import_writer import plan_chunk, write_chunk
 from cadenza.contacts.mapping import (
@@ -43,10 +44,11 @@ from cadenza.contacts.mapping import (
 )
 from cadenza.contacts.models import ContactImport, CustomField, ImportRowError
 from cadenza.core.clock import Clock
-from cadenza.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from cadenza.core.errors import Conflict, NotFound, ValidationFailed
 from cadenza.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
+from cadenza.storage.bulk import plan_each_statement
 from cadenza.storage.queue import ClaimedJob, JobQueue, enqueue
 from cadenza.storage.registry import JobRegistry, PermanentJobError
 
@@ -101,7 +103,7 @@ class ImportService:
     def preview(self, principal: Principal, source: BinaryIO, filename: str, *,
                 keep_unmapped: bool = False) -> ImportPreview:
         """Encoding, delimiter, headers, the first rows and the guessed mapping. Stores nothing."""
-        _require(principal, Permission.WRITE)
+        require(principal, Permission.WRITE)
         if not source.seekable():
             source = io.BytesIO(source.read(PREVIEW_BYTES))
         fmt = detect_format(source)
@@ -128,7 +130,7 @@ class ImportService:
         `mapping` overrides the guess column by column (header → target); `default_region` (e.g. "GB")
         reads phone numbers written without a country code. With `run_in_background=False` no job is
         queued: the caller runs `run_import` itself (the CLI does)."""
-        _require(principal, Permission.WRITE)
+        require(principal, Permission.WRITE)
         region = _region(default_region)
         directory = self.settings.data_dir / "imports"
         directory.mkdir(parents=True, exist_ok=True)
@@ -210,6 +212,7 @@ class ImportService:
         workspace_id, import_id = contact_import.workspace_id, contact_import.id
         now = self.clock.now()
         with self.db.transaction() as session:
+            plan_each_statement(session)
             plan = plan_chunk(session, workspace_id, rows, problems, update_existing=contact_import.update_existing)
             # First write of the chunk: move the progress on, only from where this run found it. On PostgreSQL
             # this locks the import row, so a second run of the same import waits here and then stops.
@@ -269,14 +272,14 @@ class ImportService:
     # ---- reading and controlling --------------------------------------------------------------
 
     def get_import(self, principal: Principal, import_id: int) -> ContactImport:
-        _require(principal, Permission.READ)
+        require(principal, Permission.READ)
         with self.db.read() as session:
             return _owned(session, principal, import_id)
 
     def list_imports(self, principal: Principal, limit: int | None = None,
                      cursor: str | None = None) -> Page[ContactImport]:
         """The workspace's imports, newest first."""
-        _require(principal, Permission.READ)
+        require(principal, Permission.READ)
         limit = clamp_limit(limit)
         query = select(ContactImport).where(ContactImport.workspace_id == principal.workspace_id)
         if cursor:
@@ -288,7 +291,7 @@ class ImportService:
     def list_import_errors(self, principal: Principal, import_id: int, limit: int | None = None,
                            cursor: str | None = None) -> Page[ImportRowError]:
         """The import's row errors in file order."""
-        _require(principal, Permission.READ)
+        require(principal, Permission.READ)
         limit = clamp_limit(limit)
         with self.db.read() as session:
             _owned(session, principal, import_id)
@@ -302,7 +305,7 @@ class ImportService:
     def export_errors_csv(self, principal: Principal, import_id: int) -> Iterator[str]:
         """The error report as CSV text, streamed page by page. Cells that a spreadsheet would run as a
         formula (starting with = + - @, tab or CR) are escaped."""
-        _require(principal, Permission.READ)
+        require(principal, Permission.READ)
         with self.db.read() as session:
             _owned(session, principal, import_id)
         return self._error_lines(principal.workspace_id, import_id)
@@ -331,7 +334,7 @@ class ImportService:
 
     def cancel_import(self, principal: Principal, import_id: int) -> ContactImport:
         """Stops an import after its current chunk; what was committed stays."""
-        _require(principal, Permission.WRITE)
+        require(principal, Permission.WRITE)
         now = self.clock.now()
         with self.db.transaction() as session:
             contact_import = _owned(session, principal, import_id)
@@ -345,7 +348,7 @@ class ImportService:
 
     def retry_import(self, principal: Principal, import_id: int) -> ContactImport:
         """Queues a failed or cancelled import again; it resumes after its last committed chunk."""
-        _require(principal, Permission.WRITE)
+        require(principal, Permission.WRITE)
         now = self.clock.now()
         with self.db.transaction() as session:
             contact_import = _owned(session, principal, import_id)
@@ -387,11 +390,6 @@ def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
             batch = []
     if batch:
         yield batch
-
-
-def _require(principal: Principal, permission: Permission) -> None:
-    if not principal.can(permission):
-        raise PermissionDenied(f"This needs the {permission} permission.")
 
 
 def _owned(session: Session, principal: Principal, import_id: int) -> ContactImport:

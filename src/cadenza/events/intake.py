@@ -176,10 +176,14 @@ def _validation_problems(error: ValidationError) -> list[Problem]:
 
 def _missing(message: AnyMessage) -> list[Problem]:
     """What Segment requires beyond types: who the call is about, and each call's own key field."""
-    message.user_id = message.user_id or None
-    message.anonymous_id = message.anonymous_id or None
+    # "" counts as absent. Assigning only then: a pydantic model's __setattr__ is not cheap.
+    if message.user_id == "":
+        message.user_id = None
+    if message.anonymous_id == "":
+        message.anonymous_id = None
     if isinstance(message, AliasMessage):
-        message.previous_id = message.previous_id or None
+        if message.previous_id == "":
+            message.previous_id = None
         return [{"field": name, "message": "is required for alias"}
                 for name, value in (("previousId", message.previous_id), ("userId", message.user_id)) if not value]
     if message.user_id is None and message.anonymous_id is None:
@@ -187,7 +191,8 @@ def _missing(message: AnyMessage) -> list[Problem]:
     if isinstance(message, TrackMessage) and not message.event:
         return [{"field": "event", "message": "is required for track"}]
     if isinstance(message, GroupMessage):
-        message.group_id = message.group_id or None
+        if message.group_id == "":
+            message.group_id = None
         if message.group_id is None:
             return [{"field": "groupId", "message": "is required for group"}]
     return []

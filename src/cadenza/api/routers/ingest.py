@@ -125,7 +125,15 @@ async def _ingest(request: Request, kind: str | None) -> Response:
         answer["duplicates"] = result.duplicates
     if result.rejected:
         answer["rejected"] = result.rejected
-    return Response(orjson.dumps(answer), media_type="application/json")
+    return Response(orjson.dumps(answer), media_type="application/json", headers=_CORS)
+
+
+# Browsers send from any site with a public write key (analytics.js posts text/plain, RudderStack's SDK
+# sends Authorization and so asks first with OPTIONS): the answers say any origin may read them.
+_CORS = {"Access-Control-Allow-Origin": "*"}
+_PREFLIGHT = {**_CORS, "Access-Control-Allow-Methods": "POST, OPTIONS",
+              "Access-Control-Allow-Headers": "Authorization, Content-Type, Content-Encoding",
+              "Access-Control-Max-Age": "86400"}
 
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -146,8 +154,15 @@ def _endpoint(kind: str | None) -> Any:
     return endpoint
 
 
+def preflight() -> Response:
+    return Response(status_code=204, headers=_PREFLIGHT)
+
+
 for _kind in (*MESSAGE_TYPES, None):
-    router.add_api_route(
-        f"/{_kind or 'batch'}", _endpoint(_kind), methods=["POST"], responses=_RESPONSES, response_model=None,
-        summary=f"Segment {_kind or 'batch'} call", description=_DESCRIPTION,
-    )
+    _name = _kind or "batch"
+    router.add_api_route(f"/{_name}", _endpoint(_kind), methods=["POST"], responses=_RESPONSES, response_model=None,
+                         summary=f"Segment {_name} call", description=_DESCRIPTION)
+    # analytics.js posts to the type's first letter (/v1/t, /v1/p, … and /v1/b for batches).
+    router.add_api_route(f"/{_name[0]}", _endpoint(_kind), methods=["POST"], include_in_schema=False)
+    for _path in (f"/{_name}", f"/{_name[0]}"):
+        router.add_api_route(_path, preflight, methods=["OPTIONS"], include_in_schema=False)

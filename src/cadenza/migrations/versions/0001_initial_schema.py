@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 03:29:43.897072
+Create Date: 2026-11-25 04:10:58.767336
 """
 from collections.abc import Sequence
 
