@@ -45,8 +45,9 @@ class Problem(BaseModel):
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for the problem+json answers a route may give (auth problems on every route)."""
-    descriptions = {400: "Bad request (e.g. malformed multipart data)", 401: "No or an invalid API key", 403: "Permission denied", 404: "Not found in this workspace",
-                    409: "Conflict", 422: "Validation failed"}
+    descriptions = {400: "Bad request (e.g. malformed multipart data)", 401: "No or an invalid API key",
+                    403: "Permission denied", 404: "Not found in this workspace", 409: "Conflict",
+                    422: "Validation failed"}
     schema = Problem.model_json_schema()
     return {code: {"description": descriptions[code], "content": {"application/problem+json": {"schema": schema}}}
             for code in sorted({401, 403, 422, *statuses})}
