@@ -7,11 +7,35 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cadenza.core.errors import CadenzaError
 
 PROBLEM = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem; `errors` lists the fields at fault."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+_DESCRIPTIONS = {400: "Bad request (malformed JSON or multipart data)", 401: "No or an invalid API key",
+                 403: "Permission denied", 404: "Not found in this workspace", 409: "Conflict",
+                 413: "Payload too large", 422: "Validation failed"}
+
+
+def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem+json answers a route may give (auth problems on every route)."""
+    schema = Problem.model_json_schema()
+    return {code: {"description": _DESCRIPTIONS[code], "content": {PROBLEM: {"schema": schema}}}
+            for code in sorted({400, 401, 403, 422, *statuses})}
 
 
 def problem_response(status: int, title: str, detail: str, *, slug: str, instance: str | None = None,

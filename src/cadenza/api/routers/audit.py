@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from cadenza.api.deps import can_admin, get_container
-from cadenza.api.routers.contacts import problems
+from cadenza.api.problems import problems
 from cadenza.api.routers.users import Cursor, Limit
 from cadenza.auth import Principal
 from cadenza.auth.schemas import AuditEntryOut, AuditPage

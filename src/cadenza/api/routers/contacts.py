@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel
 
 from cadenza.api.deps import can_read, can_write, get_container
+from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
 from cadenza.contacts.schemas import (
@@ -31,26 +32,6 @@ SearchText = Annotated[str | None, Query(max_length=320, pattern=r"^[^\x00]*$")]
 ContactId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int | None, Query(ge=1, le=MAX_LIMIT)]
 Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_\-]*$")]
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem; `errors` lists the fields at fault."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = None
-
-
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers a route may give (auth problems on every route)."""
-    descriptions = {400: "Bad request", 401: "No or an invalid API key", 403: "Permission denied",
-                    404: "Not found in this workspace", 409: "Conflict", 422: "Validation failed"}
-    schema = Problem.model_json_schema()
-    return {code: {"description": descriptions[code], "content": {"application/problem+json": {"schema": schema}}}
-            for code in sorted({400, 401, 403, 422, *statuses})}
 
 
 def json_page(page: BaseModel) -> Response:

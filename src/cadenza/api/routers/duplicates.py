@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza.api.deps import can_read, can_write, get_container
-from cadenza.api.routers.imports import problems
+from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
 from cadenza.contacts.duplicates import ContactBrief, DuplicatePair

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Response, status
 
 from cadenza.api.deps import can_read, can_write, get_container
-from cadenza.api.routers.contacts import problems
+from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
 from cadenza.contacts.schemas import MAX_ID, Entity, FieldCreate, FieldList, FieldOut, FieldUpdate

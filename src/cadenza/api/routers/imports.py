@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from cadenza.api.deps import can_read, can_write, get_container
+from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
 from cadenza.contacts.importing import ImportPreview
@@ -30,27 +31,6 @@ Cursor = Annotated[str | None, Query(max_length=200, pattern=r"^[A-Za-z0-9_\-]*$
 MAPPING_HELP = ('JSON object header → target, e.g. {"E-mail": "email", "Plan": "field:plan", "Notes": "ignore"}. '
                 "Targets: email, first_name, last_name, phone, company, external_id, tags, timezone, field:<key>, "
                 "attributes.<name>, ignore. Columns left out keep the guessed target.")
-
-
-class Problem(BaseModel):
-    """An RFC 9457 problem; `errors` lists the fields at fault."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, Any]] | None = None
-
-
-def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the problem+json answers a route may give (auth problems on every route)."""
-    descriptions = {400: "Bad request (e.g. malformed multipart data)", 401: "No or an invalid API key",
-                    403: "Permission denied", 404: "Not found in this workspace", 409: "Conflict",
-                    422: "Validation failed"}
-    schema = Problem.model_json_schema()
-    return {code: {"description": descriptions[code], "content": {"application/problem+json": {"schema": schema}}}
-            for code in sorted({401, 403, 422, *statuses})}
 
 
 class ImportOut(BaseModel):

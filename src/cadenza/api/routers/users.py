@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response, status
 
 from cadenza.api.deps import can_admin, get_container, get_principal
-from cadenza.api.routers.contacts import problems
+from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.auth.schemas import MeOut, UserCreate, UserOut, UserPage, UserUpdate, WorkspaceOut
 from cadenza.bootstrap import Container
