@@ -3,7 +3,8 @@
 One request is one transaction: its events, the contacts and companies they create or change, the
 identities they link and one 'contact changed' outbox fact per affected contact commit together or
 not at all. The hot path is SQLAlchemy Core on the session's connection: one IN query for known
-messageIds, a few for identities, one multi-row INSERT … ON CONFLICT DO NOTHING for the events.
+messageIds, a few for identities, one bulk insert for the events (COPY on PostgreSQL, one driver
+executemany on SQLite: `cadenza.storage.bulk.insert_rows`).
 """
 
 from __future__ import annotations
