@@ -49,7 +49,9 @@ class SignedIn:
 class AccessControl(MemberUseCases):
     """Builds principals from credentials and manages who may do what."""
 
-    KEY_CACHE_SECONDS = 30.0
+    # How long another process may still accept a key after it was revoked (one indexed read per key per
+    # period is all the cache saves, so keep it short).
+    KEY_CACHE_SECONDS = 5.0
 
     def __init__(self, db: Database, clock: Clock, session_max_age: int = 14 * 24 * 3600) -> None:
         self.db = db
