@@ -526,3 +526,23 @@ def test_a_deleted_custom_field_fails_the_import_with_a_reason(container: Contai
     failed = container.imports.get_import(alice, created.id)
     assert (failed.status, failed.error) == (
         "failed", "ValidationFailed: The mapping uses custom fields that no longer exist: field:plan.")
+
+
+def test_the_uploaded_copy_is_kept_until_the_import_finishes_then_discarded(container: Container,
+                                                                             actors: Actors) -> None:
+    alice = actors.alice.principal
+    created = start(container, alice, EIGHT, chunk=3)
+    stored = Path(created.stored_path or "")
+
+    def killed_after_first_chunk(progress: ContactImport) -> None:
+        raise RuntimeError("worker killed")
+
+    with pytest.raises(RuntimeError):
+        container.imports.run_import(created.id, progress=killed_after_first_chunk)
+    assert stored.exists()  # a failed import keeps its file, to be resumed
+
+    done = container.imports.run_import(created.id)
+
+    assert done.status == "done"
+    assert not stored.exists()
+    assert container.imports.run_import(created.id).status == "done"  # running it again needs no file

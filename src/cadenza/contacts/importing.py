@@ -254,7 +254,17 @@ class ImportService:
                 record_audit(session, Principal.system(contact_import.workspace_id, "import"),
                              "contact_import.finished", at=now, target_type="contact_import", target_id=import_id,
                              changes=_counts(contact_import))
-            return contact_import
+        if contact_import.status == "done":
+            self._discard_upload(contact_import)
+        return contact_import
+
+    def _discard_upload(self, contact_import: ContactImport) -> None:
+        """A finished import needs its copy of the upload no more (failed ones keep it, to be resumed)."""
+        if not contact_import.stored_path:
+            return
+        path = Path(contact_import.stored_path)
+        if path.parent.resolve() == (self.settings.data_dir / "imports").resolve():
+            path.unlink(missing_ok=True)
 
     def _mark_failed(self, import_id: int, error: str) -> None:
         with self.db.transaction() as session:
