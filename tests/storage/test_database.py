@@ -2,14 +2,15 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from cadenza.auth.models import Workspace
 from cadenza.bootstrap import Container
 from cadenza.storage import Database
-from cadenza.storage.database import NestedTransactionError
+from cadenza.storage.database import NestedTransactionError, build_engine
 
 
 def test_a_unit_of_work_refuses_to_open_inside_another(container: Container) -> None:
@@ -118,3 +119,24 @@ def test_the_connection_pool_is_sized_from_the_settings(database_url: str) -> No
         assert (pool.size(), pool._max_overflow) == (3, 2)  # type: ignore[attr-defined]
     finally:
         db.dispose()
+
+
+def test_sqlite_wal_is_copied_back_by_the_background_checkpointer(tmp_path: Path) -> None:
+    """Commits stay below the automatic checkpoint; the checkpointer thread still moves the pages home."""
+    database = Database(build_engine(f"sqlite:///{tmp_path / 'wal.db'}"))
+    try:
+        with database.transaction() as session:
+            session.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)"))
+        main_file = tmp_path / "wal.db"
+        size_before = main_file.stat().st_size
+        for _ in range(20):
+            with database.transaction() as session:
+                session.execute(text("INSERT INTO notes (body) VALUES (:body)"), [{"body": "x" * 2000}] * 20)
+
+        deadline = time.monotonic() + 10
+        while main_file.stat().st_size <= size_before and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        assert main_file.stat().st_size > size_before + 400 * 2000 * 0.9
+    finally:
+        database.dispose()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextvars
 import json
+import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +23,8 @@ from typing import Any
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 _in_transaction: contextvars.ContextVar[bool] = contextvars.ContextVar("cadenza_in_transaction", default=False)
 
@@ -91,11 +95,46 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
     return create_engine(url, **kwargs)
 
 
+class WalCheckpointer:
+    """Copies SQLite's write-ahead log back into the database from a thread of its own, twice a second.
+
+    A PASSIVE checkpoint never blocks writers or readers. Done here, commits almost never reach the
+    automatic checkpoint, which would otherwise run inside a writer's commit while it holds the write lock.
+    """
+
+    INTERVAL_SECONDS = 0.5
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="cadenza-wal-checkpoint", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.INTERVAL_SECONDS):
+            try:
+                # The raw connection: no BEGIN (IMMEDIATE would take the write lock this is meant to spare).
+                connection = self._engine.raw_connection()
+                try:
+                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    connection.close()
+            except Exception:  # the next tick tries again; SQLite's own autocheckpoint is the safety net
+                log.debug("WAL checkpoint failed", exc_info=True)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
 class Database:
     """Holds the engine and hands out units of work."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._checkpointer: WalCheckpointer | None = None
+        if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
+            self._checkpointer = WalCheckpointer(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._read_sessions = sessionmaker(
             engine.execution_options(cadenza_readonly=True), expire_on_commit=False, autoflush=False
@@ -133,4 +172,6 @@ class Database:
                 session.rollback()
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
