@@ -23,23 +23,19 @@ import resource
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
-sys.path.insert(0, str(REPO / ".." / "shared" / "bench"))
+sys.path.insert(0, str(REPO / "bench"))
 
-import baselines  # noqa: E402
+from common import create_postgres_database, drop_postgres_database, load_baselines  # noqa: E402
 
 from cadenza.auth import Principal  # noqa: E402
 from cadenza.bootstrap import build_container  # noqa: E402
 from cadenza.config import Settings  # noqa: E402
 from cadenza.contacts.models import ContactImport, CustomField  # noqa: E402
 from cadenza.schema import upgrade  # noqa: E402
-from cadenza.storage.database import normalise_url  # noqa: E402
 
 FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Barbara", "Ken", "Dennis", "Frances", "Radia", "José",
          "Jürgen", "Zoë", "Søren", "Aiko", "Chen", "Olu", "Priya", "Mateo", "Ingrid"]
@@ -82,22 +78,6 @@ def rss_mb() -> float:
     except ImportError:
         return float("nan")
     return float(psutil.Process().memory_info().rss) / 1e6
-
-
-def postgres_database(base_url: str) -> tuple[str, str]:
-    name = f"cadenza_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return normalise_url(base_url).rsplit("/", 1)[0] + f"/{name}", name
-
-
-def drop_postgres_database(base_url: str, name: str) -> None:
-    admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def run(args: argparse.Namespace, scratch: Path, url: str) -> dict[str, object]:
@@ -163,17 +143,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="cadenza-import-bench-") as scratch_dir:
         scratch = Path(scratch_dir)
         if use_postgres:
-            url, name = postgres_database(base_url)
+            url, name = create_postgres_database(base_url)
             try:
                 result = run(args, scratch, url)
             finally:
                 drop_postgres_database(base_url, name)
             baseline_name = "postgres_copy_rows_per_s"
-            baseline = baselines.postgres_copy()
+            baseline = load_baselines().postgres_copy()
         else:
             result = run(args, scratch, f"sqlite:///{scratch}/bench.db")
             baseline_name = "sqlite_insert_rows_per_s"
-            baseline = baselines.sqlite_insert()
+            baseline = load_baselines().sqlite_insert()
     result["database"] = "postgresql" if use_postgres else "sqlite"
     result[baseline_name] = round(baseline) if baseline else None
     result["ratio_to_baseline"] = round(float(result["rows_per_s"]) / baseline, 3) if baseline else None  # type: ignore[arg-type]

@@ -33,20 +33,10 @@ from typing import Any
 
 import httpx
 import orjson
+from common import create_postgres_database, drop_postgres_database, load_baselines
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH_SIZE = 100
-
-
-def _baselines() -> Any:
-    for candidate in (Path(__file__).resolve().parents[2] / "shared" / "bench", REPO.parent / "shared" / "bench",
-                      Path("../shared/bench").resolve()):
-        if (candidate / "baselines.py").exists():
-            sys.path.insert(0, str(candidate))
-            import baselines
-
-            return baselines
-    raise SystemExit("baselines.py not found beside the repository (../shared/bench)")
 
 
 def free_port() -> int:
@@ -227,30 +217,6 @@ def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 30) 
     raise SystemExit("the server did not become ready")
 
 
-def _postgres_database(base_url: str) -> tuple[str, str]:
-    from sqlalchemy import create_engine, text
-
-    from cadenza.storage.database import normalise_url
-
-    name = f"cadenza_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return normalise_url(base_url).rsplit("/", 1)[0] + f"/{name}", name
-
-
-def _drop_postgres_database(base_url: str, name: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    from cadenza.storage.database import normalise_url
-
-    admin = create_engine(normalise_url(base_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--batches", type=int, default=400, help="requests of 100 events (default 400)")
@@ -266,11 +232,11 @@ def main() -> None:
         serve(args.serve[0], int(args.serve[1]), args.serve[2])
         return
     postgres = args.postgres or (os.environ.get("CADENZA_TEST_DATABASE_URL") if args.postgres_from_env else None)
-    baselines = _baselines()
+    baselines = load_baselines()
     with tempfile.TemporaryDirectory() as scratch:
         pg_name = None
         if postgres:
-            url, pg_name = _postgres_database(postgres)
+            url, pg_name = create_postgres_database(postgres)
         else:
             url = f"sqlite:///{scratch}/bench.db"
         server: subprocess.Popen[bytes] | None = None
@@ -294,7 +260,7 @@ def main() -> None:
                 server.terminate()
                 server.wait(10)
             if postgres and pg_name:
-                _drop_postgres_database(postgres, pg_name)
+                drop_postgres_database(postgres, pg_name)
     expected = sent * BATCH_SIZE
     if stored != expected:
         raise SystemExit(f"stored {stored} events, expected {expected}")
