@@ -10,33 +10,14 @@ from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
-from schemathesis.specs.openapi.checks import (
-    content_type_conformance,
-    negative_data_rejection,
-    response_schema_conformance,
-    status_code_conformance,
-)
 
 from cadenza.auth import Scope
+from tests.api.schema_checks import run_operation
 from tests.conftest import Actors
 
-CHECKS = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance]
 PATHS = r"^/api/v1/(users|api-keys|audit-log|me)"
 EXAMPLES = {GenerationMode.POSITIVE: 25, GenerationMode.NEGATIVE: 15}
-
-
-def _run(operation: Any, mode: GenerationMode, headers: dict[str, str]) -> None:
-    checks = [*CHECKS, negative_data_rejection] if mode is GenerationMode.NEGATIVE else CHECKS
-
-    @given(case=operation.as_strategy(generation_mode=mode))
-    @settings(max_examples=EXAMPLES[mode], deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    def check(case: Any) -> None:
-        case.call_and_validate(headers=headers, checks=checks)
-
-    check()
 
 
 @pytest.mark.slow
@@ -48,4 +29,5 @@ def test_access_control_api_conforms_to_its_schema(app: Any, actors: Actors, mod
     for operation in operations:
         if mode is GenerationMode.NEGATIVE and operation.path == "/api/v1/me":
             continue  # no parameter, no body: nothing to make invalid
-        _run(operation, mode, {"Authorization": f"Bearer {actors.alice.keys[Scope.ADMIN]}"})
+        run_operation(operation, mode, {"Authorization": f"Bearer {actors.alice.keys[Scope.ADMIN]}"},
+                      max_examples=EXAMPLES[mode])

@@ -97,25 +97,18 @@ def test_imports_duplicates_and_merge_conform_to_their_schema(app: Any, containe
                                                               mode: str) -> None:
     """Schemathesis on every JSON route of /imports, /duplicates and the merge: no 5xx, documented answers."""
     import schemathesis
-    from hypothesis import HealthCheck, given, settings
     from hypothesis.errors import Unsatisfiable
     from schemathesis import GenerationMode
-    from schemathesis.specs.openapi.checks import (
-        content_type_conformance,
-        negative_data_rejection,
-        response_schema_conformance,
-        status_code_conformance,
-    )
+    from schemathesis.specs.openapi.checks import negative_data_rejection
+
+    from tests.api.schema_checks import checks_for, run_operation
 
     ws = actors.alice.workspace_id
     add(container, ws, email="ada@example.com", phone="+442079460958")
     add(container, ws, email="twin@example.com", phone="+442079460958")
     container.duplicates.find_duplicates(actors.alice.principal)
     generation = GenerationMode.POSITIVE if mode == "positive" else GenerationMode.NEGATIVE
-    checks = [schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
-              response_schema_conformance]
-    if generation is GenerationMode.NEGATIVE:
-        checks.append(negative_data_rejection)
+    checks = checks_for(generation)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(tag=["imports", "duplicates"])
     operations = [result.ok() for result in schema.get_all_operations()
                   if not result.ok().path.endswith("errors.csv")]
@@ -125,13 +118,8 @@ def test_imports_duplicates_and_merge_conform_to_their_schema(app: Any, containe
         operation_checks = [c for c in checks if c is not negative_data_rejection or operation.method == "get"
                             or "/imports" not in operation.path or "{import_id}" in operation.path]
 
-        @given(case=operation.as_strategy(generation_mode=generation))
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case: Any) -> None:
-            case.call_and_validate(headers=actors.alice.headers(Scope.WRITE),
-                                   checks=operation_checks)  # noqa: B023  (check() runs inside this iteration)
-
         try:
-            check()
+            run_operation(operation, generation, actors.alice.headers(Scope.WRITE), max_examples=25,
+                          checks=operation_checks)
         except Unsatisfiable:  # nothing to make invalid (e.g. POST /duplicates/scan takes no input)
             assert generation is GenerationMode.NEGATIVE
