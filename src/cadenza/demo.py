@@ -44,4 +44,4 @@ def fill_demo_data(container: Container, owner: Principal, *, contacts: int = 20
     """Companies, contacts and 90 days of their events, sent as Segment calls through the ingest service
     (so identity resolution, stitching and company links happen exactly as for real traffic)."""
     for batch in demo_traffic(container.clock.now(), contacts=contacts, rng=random.Random(42)):
-        container.ingest.ingest(owner, batch, inspect_each=False, source="demo")
+        container.ingest.ingest(owner, batch, source="demo")

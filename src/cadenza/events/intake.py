@@ -1,8 +1,13 @@
 """Reading Segment calls: the JSON body, Segment's size limits, validation, timestamps. Pure: no I/O.
 
-A bad message is refused alone, with its index in the batch and why; the others go on. Timestamps are
-corrected for the sender's clock skew as Segment does: when `sentAt` is known, the event happened at
-`timestamp + (receivedAt - sentAt)`.
+A body is decoded once with msgspec: a batch into its messages' raw JSON bytes, then each message
+alone into its Struct (`cadenza.events.schemas`), so a bad message is refused alone, with its index in
+the batch and why, and the others go on. Open places (`properties`, `traits`, `context`,
+`integrations`) stay as the JSON text that came, stored as it is; they are decoded only when ingest
+must look inside (an identify's traits, a context that carries traits or a time zone).
+
+Timestamps are corrected for the sender's clock skew as Segment does: when `sentAt` is known, the
+event happened at `timestamp + (receivedAt - sentAt)`.
 """
 
 from __future__ import annotations
@@ -10,49 +15,95 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 import orjson
-from pydantic import TypeAdapter, ValidationError
 
 from cadenza.core.clock import as_utc
 from cadenza.events.errors import MalformedBody
 from cadenza.events.schemas import (
+    MAX_ID,
     MESSAGE_TYPES,
     AliasMessage,
+    AnyMessage,
     GroupMessage,
     IdentifyMessage,
     PageMessage,
     ScreenMessage,
-    Timestamp,
     TrackMessage,
-    message_adapter,
+    batch_decoder,
+    message_decoder,
 )
+from cadenza.storage import JSONText
 
-AnyMessage = IdentifyMessage | TrackMessage | PageMessage | ScreenMessage | GroupMessage | AliasMessage
 Problem = dict[str, str]
 
 # PostgreSQL stores no NUL character in text or jsonb: a message holding one is refused alone.
 _NUL = re.compile(rb'(?<!\\)(?:\\\\)*\\u0000')
-_timestamp_adapter: TypeAdapter[dt.datetime] = TypeAdapter(Timestamp)
+_EMPTY = JSONText("{}")
+_ID_FIELDS = frozenset({"messageId", "userId", "anonymousId", "groupId", "previousId"})
+_NAME_FIELDS = frozenset({"event", "name", "category"})
+_TIME_FIELDS = frozenset({"timestamp", "originalTimestamp", "sentAt"})
+_ISO_EXAMPLE = "must be an ISO-8601 date-time string like 2026-01-31T10:00:00Z"
+_KIND: dict[type, str] = {IdentifyMessage: "identify", TrackMessage: "track", PageMessage: "page",
+                          ScreenMessage: "screen", GroupMessage: "group", AliasMessage: "alias"}
+_ERROR_AT = re.compile(r"^(?P<why>.*?)(?: - at `\$(?:\.(?P<path>[^`]*))?`)?$", re.DOTALL)
 
 
 def new_message_id() -> str:
     return f"api-{uuid.uuid4()}"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class Accepted:
-    """A valid message, with what the ingest service needs computed once."""
+    """A valid message, normalised: ids as strings, times in UTC, open places as JSON text."""
 
     index: int
-    message: AnyMessage
+    type: str
     message_id: str
+    user_id: str | None
+    anonymous_id: str | None
     occurred_at: dt.datetime
     sent_at: dt.datetime | None
-    context: dict[str, Any]
+    name: str  # track: the event; page/screen: the name ("" when absent); other calls: their type
+    category: str | None
+    group_id: str | None
+    previous_id: str | None
+    properties: JSONText  # track/page/screen: properties; identify/group: traits
+    integrations: JSONText
+    _context_text: JSONText | None
+    _context: dict[str, Any] | None = None
+    _traits: dict[str, Any] | None = None
+
+    def context(self) -> dict[str, Any]:
+        if self._context is None:
+            self._context = orjson.loads(self._context_text.encode()) if self._context_text is not None else {}
+        return self._context
+
+    def context_text(self) -> JSONText:
+        if self._context_text is None:
+            self._context_text = JSONText(orjson.dumps(self._context or {}).decode())
+        return self._context_text
+
+    def add_to_context(self, key: str, value: Any) -> None:
+        self._context = {**self.context(), key: value}
+        self._context_text = None
+
+    def traits(self) -> dict[str, Any]:
+        """identify/group: the call's own traits."""
+        if self._traits is None:
+            self._traits = orjson.loads(self.properties.encode()) if self.type in ("identify", "group") else {}
+        return self._traits
+
+    def context_traits(self) -> dict[str, Any]:
+        """`context.traits`: what a call says about its person besides identify's own traits."""
+        if self._context is None and (self._context_text is None or '"traits"' not in self._context_text):
+            return {}
+        traits = self.context().get("traits")
+        return traits if isinstance(traits, dict) else {}
 
 
 @dataclass
@@ -71,6 +122,15 @@ class Intake:
     repeated: int = 0  # messages whose messageId came earlier in the same request
 
 
+@dataclass
+class Body:
+    """A request body taken apart: each message's raw JSON, the batch-level defaults, a `writeKey`."""
+
+    messages: list[bytes]
+    defaults: BatchDefaults | None = None
+    write_key: str | None = None
+
+
 def parse_json(raw: bytes) -> Any:
     if not raw.strip():
         raise MalformedBody("The body is empty; send a JSON object.")
@@ -80,137 +140,216 @@ def parse_json(raw: bytes) -> Any:
         raise MalformedBody(f"The body is not valid JSON: {error}.") from None
 
 
-def batch_items(body: Any) -> tuple[list[Any], BatchDefaults]:
-    """The messages of a `/v1/batch` body and its batch-level `sentAt`, `context` and `integrations`."""
-    if not isinstance(body, dict):
-        raise MalformedBody("The body must be a JSON object like {\"batch\": [ … ]}.")
-    items = body.get("batch")
-    if not isinstance(items, list):
-        raise MalformedBody("The body needs a \"batch\" list of messages.",
-                            errors=[{"field": "batch", "message": "must be a list of messages"}])
-    defaults = BatchDefaults()
+def read_batch_body(raw: bytes) -> Body:
+    """A `/v1/batch` body: `{"batch": [ … ], "sentAt"?, "context"?, "integrations"?, "writeKey"?}`."""
     try:
-        if body.get("sentAt") is not None:
-            defaults.sent_at = as_utc(_timestamp_adapter.validate_python(body["sentAt"]))
-    except ValidationError:
-        raise MalformedBody("sentAt must be an ISO-8601 date-time.",
-                            errors=[{"field": "sentAt", "message": "must be an ISO-8601 date-time"}]) from None
+        body = batch_decoder.decode(raw)
+    except msgspec.DecodeError:
+        _explain_bad_batch(raw)
+        raise MalformedBody("The body needs a \"batch\" list of messages.") from None
+    defaults = BatchDefaults()
+    sent_at_value = _loads(body.sent_at)
+    if sent_at_value is not None:
+        sent_at = _timestamp(sent_at_value)
+        if sent_at is None:
+            raise MalformedBody("sentAt must be an ISO-8601 date-time.",
+                                errors=[{"field": "sentAt", "message": "must be an ISO-8601 date-time"}])
+        defaults.sent_at = sent_at
     for name in ("context", "integrations"):
-        value = body.get(name)
+        value = _loads(getattr(body, name))
         if value is not None and not isinstance(value, dict):
             raise MalformedBody(f"{name} must be a JSON object.",
                                 errors=[{"field": name, "message": "must be an object"}])
         setattr(defaults, name, value or None)
-    return items, defaults
+    write_key = _loads(body.write_key)
+    return Body([bytes(item) for item in body.batch], defaults, write_key if isinstance(write_key, str) else None)
 
 
-def read_messages(items: list[Any], *, received_at: dt.datetime, max_event_bytes: int, inspect_each: bool = True,
+def read_single_body(raw: bytes, kind: str) -> Body:
+    """The body of `/v1/<kind>`: one message, whose type the endpoint names."""
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise MalformedBody("The body must be a JSON object: one Segment message.")
+    body["type"] = kind
+    write_key = body.get("writeKey")
+    return Body([orjson.dumps(body)], None, write_key if isinstance(write_key, str) else None)
+
+
+def encode_items(items: Iterable[Any]) -> list[bytes]:
+    """Messages given as Python values (parsed JSON), as the raw JSON `read_messages` takes."""
+    return [orjson.dumps(item, option=orjson.OPT_NON_STR_KEYS) for item in items]
+
+
+def read_messages(raws: list[bytes], *, received_at: dt.datetime, max_event_bytes: int,
                   defaults: BatchDefaults | None = None, new_id: Callable[[], str] = new_message_id) -> Intake:
-    """Validates each message alone. `inspect_each=False` skips measuring each message and looking for NUL
-    characters: for a body smaller than one message's limit, with no NUL escape in it (`body_needs_inspection`)."""
+    """Validates each message (its raw JSON) alone: size, NUL characters, types, what each call needs."""
     intake = Intake()
     defaults = defaults or BatchDefaults()
+    default_context = defaults.context
+    default_integrations = JSONText(orjson.dumps(defaults.integrations).decode()) if defaults.integrations else None
     seen: set[str] = set()
-    for index, item in enumerate(items):
-        problems = _size_problems(item, max_event_bytes, inspect_each)
-        message: AnyMessage | None = None
-        if not problems:
-            try:
-                message = message_adapter.validate_python(item)
-            except ValidationError as error:
-                problems = _validation_problems(error)
-        if message is not None and not problems:
-            problems = _missing(message)
-        occurred_at = sent_at = None
-        if message is not None and not problems:
-            try:
-                occurred_at, sent_at = _times(message, received_at, defaults.sent_at)
-            except OverflowError:
-                problems = [{"field": "timestamp", "message": "is out of range"}]
-        if problems or message is None or occurred_at is None:
-            message_id = item.get("messageId") if isinstance(item, dict) else None
-            intake.rejected.append({"index": index, "messageId": message_id if isinstance(message_id, str) else None,
-                                    "errors": problems})
+    for index, raw in enumerate(raws):
+        problems: list[Problem]
+        accepted = None
+        try:
+            accepted = _accept(index, raw, max_event_bytes, received_at, defaults.sent_at, new_id)
+        except _Refused as refused:
+            problems = refused.problems
+        except msgspec.ValidationError as error:
+            problems = [_problem(str(error))]
+        if accepted is None:
+            intake.rejected.append({"index": index, "messageId": _message_id_of(raw), "errors": problems})
             continue
-        message_id = message.message_id or new_id()
-        if message_id in seen:
+        if accepted.message_id in seen:
             intake.repeated += 1
             continue
-        seen.add(message_id)
-        context = message.context or {}
-        if defaults.context:
-            context = {**defaults.context, **context}
-        if defaults.integrations and not message.integrations:
-            message.integrations = defaults.integrations
-        intake.accepted.append(Accepted(index, message, message_id, occurred_at, sent_at, context))
+        seen.add(accepted.message_id)
+        if default_context:
+            accepted._context = {**default_context, **accepted.context()}
+            accepted._context_text = None
+        if default_integrations is not None and accepted.integrations is _EMPTY:
+            accepted.integrations = default_integrations
+        intake.accepted.append(accepted)
     return intake
 
 
-def _size_problems(item: Any, max_event_bytes: int, inspect_each: bool) -> list[Problem]:
-    if not isinstance(item, dict):
-        return [{"field": "", "message": "a message must be a JSON object"}]
-    if not inspect_each:
-        return []
-    encoded = orjson.dumps(item)
-    if len(encoded) > max_event_bytes:
-        return [{"field": "", "message": f"the message is {len(encoded)} bytes; at most {max_event_bytes} are "
-                                         "accepted per message"}]
-    if b"\\u0000" in encoded and _NUL.search(encoded):
-        return [{"field": "", "message": "contains a NUL character (\\u0000), which cannot be stored"}]
-    return []
+class _Refused(Exception):
+    def __init__(self, *problems: Problem) -> None:
+        self.problems = list(problems)
 
 
-def _validation_problems(error: ValidationError) -> list[Problem]:
-    problems: list[Problem] = []
-    for detail in error.errors(include_url=False, include_context=False, include_input=False):
-        kind = detail["type"]
-        if kind in ("union_tag_not_found", "union_tag_invalid"):
-            problems.append({"field": "type", "message": f"must be one of {', '.join(MESSAGE_TYPES)}"})
-            continue
-        loc = detail["loc"]
-        if loc and loc[0] in MESSAGE_TYPES:
-            loc = loc[1:]
-        problems.append({"field": ".".join(str(part) for part in loc), "message": detail["msg"]})
-    return problems
-
-
-def _missing(message: AnyMessage) -> list[Problem]:
-    """What Segment requires beyond types: who the call is about, and each call's own key field."""
-    # "" counts as absent. Assigning only then: a pydantic model's __setattr__ is not cheap.
-    if message.user_id == "":
-        message.user_id = None
-    if message.anonymous_id == "":
-        message.anonymous_id = None
+def _accept(index: int, raw: bytes, max_event_bytes: int, received_at: dt.datetime,
+            batch_sent_at: dt.datetime | None, new_id: Callable[[], str]) -> Accepted:
+    if len(raw) > max_event_bytes:
+        raise _Refused({"field": "", "message": f"the message is {len(raw)} bytes; at most {max_event_bytes} are "
+                                                "accepted per message"})
+    if b"\\u0000" in raw and _NUL.search(raw):
+        raise _Refused({"field": "", "message": "contains a NUL character (\\u0000), which cannot be stored"})
+    if raw[:1] != b"{":
+        raise _Refused({"field": "", "message": "a message must be a JSON object"})
+    message: AnyMessage = message_decoder.decode(raw)
+    user_id, anonymous_id = _id(message.user_id), _id(message.anonymous_id)
+    kind = _KIND[type(message)]
+    name = kind
+    category = group_id = previous_id = None
+    properties = _EMPTY
     if isinstance(message, AliasMessage):
-        if message.previous_id == "":
-            message.previous_id = None
-        return [{"field": name, "message": "is required for alias"}
-                for name, value in (("previousId", message.previous_id), ("userId", message.user_id)) if not value]
-    if message.user_id is None and message.anonymous_id is None:
-        return [{"field": "userId", "message": "userId or anonymousId is required"}]
-    if isinstance(message, TrackMessage) and not message.event:
-        return [{"field": "event", "message": "is required for track"}]
-    if isinstance(message, GroupMessage):
-        if message.group_id == "":
-            message.group_id = None
-        if message.group_id is None:
-            return [{"field": "groupId", "message": "is required for group"}]
-    return []
+        previous_id = _id(message.previous_id)
+        missing = [{"field": key, "message": "is required for alias"}
+                   for key, value in (("previousId", previous_id), ("userId", user_id)) if not value]
+        if missing:
+            raise _Refused(*missing)
+    elif user_id is None and anonymous_id is None:
+        raise _Refused({"field": "userId", "message": "userId or anonymousId is required"})
+    if isinstance(message, TrackMessage):
+        if not message.event:
+            raise _Refused({"field": "event", "message": "is required for track"})
+        name, properties = message.event, _object(message.properties, "properties")
+    elif isinstance(message, PageMessage | ScreenMessage):
+        name, category, properties = message.name or "", message.category, _object(message.properties, "properties")
+    elif isinstance(message, IdentifyMessage):
+        properties = _object(message.traits, "traits")
+    elif isinstance(message, GroupMessage):
+        group_id = _id(message.group_id)
+        if group_id is None:
+            raise _Refused({"field": "groupId", "message": "is required for group"})
+        properties = _object(message.traits, "traits")
+    context = _object(message.context, "context")
+    integrations = _object(message.integrations, "integrations")
+    occurred_at, sent_at = _times(message, received_at, batch_sent_at)
+    return Accepted(index, kind, _id(message.message_id) or new_id(), user_id, anonymous_id, occurred_at,
+                    sent_at, name, category, group_id, previous_id, properties, integrations,
+                    None if context is _EMPTY else context)
+
+
+def _id(value: str | int | None) -> str | None:
+    """Ids as strings; "" counts as absent."""
+    if value is None or value == "":
+        return None
+    return value if isinstance(value, str) else str(value)
+
+
+def _object(raw: msgspec.Raw, name: str) -> JSONText:
+    """An open place's JSON text; null or absent is {}; anything but an object is refused."""
+    data = bytes(raw)
+    first = data[:1]
+    if first == b"{":
+        return JSONText(data.decode()) if data != b"{}" else _EMPTY
+    if data == b"null":
+        return _EMPTY
+    raise _Refused({"field": name, "message": "must be an object"})
+
+
+def _timestamp(value: Any) -> dt.datetime | None:
+    """An ISO-8601 date-time in UTC (naive means UTC), or None when `value` is not one."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return as_utc(dt.datetime.fromisoformat(value))
+    except ValueError:
+        try:
+            return as_utc(dt.datetime.fromisoformat(value.upper()))  # "…t10:00:00z"
+        except ValueError:
+            return None
+    except OverflowError:
+        return None
 
 
 def _times(message: AnyMessage, received_at: dt.datetime,
            batch_sent_at: dt.datetime | None) -> tuple[dt.datetime, dt.datetime | None]:
     """(occurred_at, sent_at) in UTC, with Segment's clock-skew correction when sentAt is known."""
-    base = message.timestamp or message.original_timestamp
-    sent_at = as_utc(message.sent_at) if message.sent_at is not None else batch_sent_at
-    if base is None:
+    sent_at = batch_sent_at
+    if message.sent_at is not None:
+        sent_at = _timestamp(message.sent_at)
+        if sent_at is None:
+            raise _Refused({"field": "sentAt", "message": _ISO_EXAMPLE})
+    base_text, field_name = message.timestamp, "timestamp"
+    if base_text is None:
+        base_text, field_name = message.original_timestamp, "originalTimestamp"
+    if base_text is None:
         return received_at, sent_at
-    occurred_at = as_utc(base)
-    if sent_at is not None:
-        occurred_at = occurred_at + (received_at - sent_at)
-    return occurred_at, sent_at
+    base = _timestamp(base_text)
+    if base is None:
+        raise _Refused({"field": field_name, "message": _ISO_EXAMPLE})
+    try:
+        return (base + (received_at - sent_at) if sent_at is not None else base), sent_at
+    except OverflowError:
+        raise _Refused({"field": field_name, "message": "is out of range"}) from None
 
 
-def body_needs_inspection(raw: bytes, max_event_bytes: int) -> bool:
-    """Whether each message of this body must be measured and searched for NUL escapes."""
-    return len(raw) > max_event_bytes or b"\\u0000" in raw
+def _problem(error: str) -> Problem:
+    """msgspec's "Expected `str`, got `int` - at `$.userId`" in the words of our other errors."""
+    match = _ERROR_AT.match(error)
+    why, path = (match.group("why"), match.group("path") or "") if match else (error, "")
+    if path == "type" or why.startswith("Object missing required field `type`"):
+        return {"field": "type", "message": f"must be one of {', '.join(MESSAGE_TYPES)}"}
+    if path in _TIME_FIELDS:
+        return {"field": path, "message": _ISO_EXAMPLE}
+    if path in _ID_FIELDS or path in _NAME_FIELDS:
+        if "length" in why:
+            return {"field": path, "message": f"must be at most {MAX_ID} characters"}
+        return {"field": path, "message": "must be a string"}
+    return {"field": path, "message": why}
+
+
+def _message_id_of(raw: bytes) -> str | None:
+    try:
+        item = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    message_id = item.get("messageId") if isinstance(item, dict) else None
+    return message_id if isinstance(message_id, str) else None
+
+
+def _loads(raw: msgspec.Raw) -> Any:
+    return orjson.loads(bytes(raw))
+
+
+def _explain_bad_batch(raw: bytes) -> None:
+    """Raises the MalformedBody that says what is wrong with a body msgspec refused."""
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise MalformedBody("The body must be a JSON object like {\"batch\": [ … ]}.")
+    if not isinstance(body.get("batch"), list):
+        raise MalformedBody("The body needs a \"batch\" list of messages.",
+                            errors=[{"field": "batch", "message": "must be a list of messages"}])

@@ -25,9 +25,8 @@ from cadenza.config import Settings
 from cadenza.contacts import ContactDraft, IdentityResolution, email_or_none
 from cadenza.core.clock import Clock
 from cadenza.core.errors import PermissionDenied
-from cadenza.events.intake import Accepted, BatchDefaults, new_message_id, read_messages
+from cadenza.events.intake import Accepted, BatchDefaults, encode_items, new_message_id, read_messages
 from cadenza.events.models import Event
-from cadenza.events.schemas import AliasMessage, GroupMessage, IdentifyMessage, PageMessage, ScreenMessage, TrackMessage
 from cadenza.storage import Database
 from cadenza.storage.bulk import insert_rows
 from cadenza.storage.outbox import contact_changed, publish_many
@@ -58,16 +57,21 @@ class IngestService:
         self._write_lock = None if db.is_postgres else threading.Lock()
 
     def ingest(self, principal: Principal, items: list[Any], *, defaults: BatchDefaults | None = None,
-               inspect_each: bool = True, source: str = "api") -> IngestResult:
-        """Stores the valid messages among `items` (parsed JSON) once each; reports the others by index.
+               source: str = "api") -> IngestResult:
+        """As `ingest_raw`, for messages given as Python values (parsed JSON)."""
+        return self.ingest_raw(principal, encode_items(items), defaults=defaults, source=source)
+
+    def ingest_raw(self, principal: Principal, messages: list[bytes], *, defaults: BatchDefaults | None = None,
+                   source: str = "api") -> IngestResult:
+        """Stores the valid messages (each its raw JSON) once each; reports the others by index.
 
         One transaction: the request's events, contacts, identities, companies and outbox facts commit
         together or not at all."""
         if not principal.can(Permission.INGEST):
             raise PermissionDenied(f"This needs the {Permission.INGEST} permission.")
         received_at = self.clock.now()
-        intake = read_messages(items, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
-                               inspect_each=inspect_each, defaults=defaults, new_id=self.new_id)
+        intake = read_messages(messages, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
+                               defaults=defaults, new_id=self.new_id)
         for _attempt in range(3):
             result = IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
             if not intake.accepted:
@@ -102,17 +106,17 @@ class IngestService:
         contacts = [_resolve(identities, a) for a in fresh]
         for position, item in enumerate(fresh):
             contact = contacts[position]
-            if contact is None and item.message.anonymous_id is not None:  # linked later in this batch
-                contact = contacts[position] = identities.by_anonymous.get(item.message.anonymous_id)
+            if contact is None and item.anonymous_id is not None:  # linked later in this batch
+                contact = contacts[position] = identities.by_anonymous.get(item.anonymous_id)
             if contact is not None:
                 identities.touch(contact).saw(min(item.occurred_at, received_at))
         identities.save()
         rows = [_row(workspace_id, a, c, received_at, source) for a, c in zip(fresh, contacts, strict=True)]
         _insert_events(session, rows)
-        for contact, row in zip(contacts, rows, strict=True):
-            result.stored[row[_TYPE]] += 1
+        for contact, item in zip(contacts, fresh, strict=True):
+            result.stored[item.type] += 1
             if contact is not None:
-                contact.events.add(row[_NAME] or row[_TYPE])
+                contact.events.add(item.name or item.type)
         if identities.stitched:
             _stitch(conn, sql, workspace_id, identities.stitched)
         facts = [contact_changed(workspace_id, contact.id, fields=contact.fields, events=list(contact.events),
@@ -159,7 +163,6 @@ class _ConcurrentDuplicate(Exception):
 _COLUMNS = ("workspace_id", "contact_id", "message_id", "type", "name", "user_id", "anonymous_id", "group_id",
             "previous_id", "category", "occurred_at", "received_at", "sent_at", "properties", "context",
             "integrations", "source")
-_TYPE, _NAME = _COLUMNS.index("type"), _COLUMNS.index("name")
 _UNIQUE_MESSAGE_ID = "uq_events_workspace_id_message_id"
 
 
@@ -189,12 +192,13 @@ def _stitch(conn: Connection, sql: _Statements, workspace_id: int,
                               for anonymous_id, contact in contacts.items()])
 
 
-def _contact_traits(message: Any, context: dict[str, Any]) -> dict[str, Any]:
+def _contact_traits(item: Accepted) -> dict[str, Any]:
     """The traits a call says about its contact: identify's own traits over `context.traits`."""
-    traits = context.get("traits")
-    traits = traits if isinstance(traits, dict) else {}
-    if isinstance(message, IdentifyMessage) and message.traits:
-        return {**traits, **message.traits} if traits else message.traits
+    traits = item.context_traits()
+    if item.type == "identify":
+        own = item.traits()
+        if own:
+            return {**traits, **own} if traits else own
     return traits
 
 
@@ -205,18 +209,17 @@ def _load(identities: IdentityResolution, fresh: list[Accepted]) -> None:
     group_ids: set[str] = set()
     with_fields = False
     for item in fresh:
-        message = item.message
-        if message.user_id is not None:
-            user_ids.add(message.user_id)
-        if message.anonymous_id is not None:
-            anonymous_ids.add(message.anonymous_id)
-        if isinstance(message, AliasMessage) and message.previous_id is not None:
-            user_ids.add(message.previous_id)
-            anonymous_ids.add(message.previous_id)
-        elif isinstance(message, GroupMessage) and message.group_id is not None:
-            group_ids.add(message.group_id)
-            with_fields = with_fields or bool(message.traits)
-        traits = _contact_traits(message, item.context)
+        if item.user_id is not None:
+            user_ids.add(item.user_id)
+        if item.anonymous_id is not None:
+            anonymous_ids.add(item.anonymous_id)
+        if item.previous_id is not None:  # alias
+            user_ids.add(item.previous_id)
+            anonymous_ids.add(item.previous_id)
+        elif item.group_id is not None:
+            group_ids.add(item.group_id)
+            with_fields = with_fields or bool(item.traits())
+        traits = _contact_traits(item)
         if traits:
             with_fields = True
             email = traits.get("email")
@@ -229,42 +232,28 @@ def _load(identities: IdentityResolution, fresh: list[Accepted]) -> None:
 
 def _resolve(identities: IdentityResolution, item: Accepted) -> ContactDraft | None:
     """The contact of one call, after applying what the call says about people and companies."""
-    message = item.message
-    if isinstance(message, AliasMessage) and message.previous_id and message.user_id:
-        identities.alias(message.previous_id, message.user_id)
-    traits = _contact_traits(message, item.context)
+    if item.previous_id is not None and item.user_id:  # alias
+        identities.alias(item.previous_id, item.user_id)
+    traits = _contact_traits(item)
     email = None
-    if isinstance(message, IdentifyMessage) and isinstance(traits.get("email"), str):
+    is_identify = item.type == "identify"
+    if is_identify and isinstance(traits.get("email"), str):
         email = email_or_none(traits["email"])
-    contact = identities.contact_for(message.user_id, message.anonymous_id, email)
+    contact = identities.contact_for(item.user_id, item.anonymous_id, email)
     problems: list[dict[str, str]] = []
     if contact is not None:
-        timezone = item.context.get("timezone") if isinstance(message, IdentifyMessage) else None
+        timezone = item.context().get("timezone") if is_identify else None
         if traits or timezone is not None:
             problems += identities.apply_traits(contact, traits, timezone)
-    if isinstance(message, GroupMessage) and message.group_id:
-        problems += identities.join_company(contact, message.group_id, message.traits or {})
+    if item.group_id is not None:
+        problems += identities.join_company(contact, item.group_id, item.traits())
     if problems:
-        item.context = {**item.context, WARNINGS_KEY: {"warnings": problems}}
+        item.add_to_context(WARNINGS_KEY, {"warnings": problems})
     return contact
 
 
 def _row(workspace_id: int, item: Accepted, contact: ContactDraft | None, received_at: dt.datetime,
          source: str) -> tuple[Any, ...]:
-    message = item.message
-    name: str = message.type
-    properties: dict[str, Any] | None = None
-    category = group_id = previous_id = None
-    if isinstance(message, TrackMessage):
-        name, properties = message.event or "", message.properties
-    elif isinstance(message, PageMessage | ScreenMessage):
-        name, category, properties = message.name or "", message.category, message.properties
-    elif isinstance(message, IdentifyMessage):
-        properties = message.traits
-    elif isinstance(message, GroupMessage):
-        group_id, properties = message.group_id, message.traits
-    elif isinstance(message, AliasMessage):
-        previous_id = message.previous_id
-    return (workspace_id, contact.id if contact is not None else None, item.message_id, message.type, name,
-            message.user_id, message.anonymous_id, group_id, previous_id, category, item.occurred_at, received_at,
-            item.sent_at, properties or {}, item.context, message.integrations or {}, source)
+    return (workspace_id, contact.id if contact is not None else None, item.message_id, item.type, item.name,
+            item.user_id, item.anonymous_id, item.group_id, item.previous_id, item.category, item.occurred_at,
+            received_at, item.sent_at, item.properties, item.context_text(), item.integrations, source)

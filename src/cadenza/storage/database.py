@@ -46,9 +46,17 @@ def normalise_url(url: str) -> str:
     return url
 
 
+class JSONText(str):
+    """A JSON value already written out (say, kept as a client sent it): JSON columns store it as it is."""
+
+    __slots__ = ()
+
+
 def json_dumps(value: Any) -> str:
     """JSON columns are written with orjson (~10x the standard library); what it refuses (integers past
-    64 bits) falls back to the standard library."""
+    64 bits) falls back to the standard library. `JSONText` is stored as it is."""
+    if type(value) is JSONText:
+        return value
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:

@@ -3,7 +3,7 @@
 Segment's and RudderStack's client libraries work unchanged: the ingest key goes as the HTTP Basic
 user name with an empty password (`Authorization: Bearer KEY` and a `writeKey` in the body are also
 taken), the answer is `200 {"success": true}`. The body is read here as raw bytes (gzip accepted),
-limited as Segment limits it (500 KB a batch, 32 KB a message) before it is parsed with orjson.
+limited as Segment limits it (500 KB a batch, 32 KB a message) before it is decoded (`cadenza.events.intake`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cadenza.auth import Permission, Principal
 from cadenza.bootstrap import Container
 from cadenza.core.errors import PermissionDenied, Unauthenticated
 from cadenza.events.errors import BatchTooLarge, InvalidMessage, MalformedBody, MessageTooLarge
-from cadenza.events.intake import batch_items, body_needs_inspection, parse_json
+from cadenza.events.intake import read_batch_body, read_single_body
 from cadenza.events.schemas import MESSAGE_TYPES, IngestAnswer
 from cadenza.events.service import IngestResult
 
@@ -77,25 +77,16 @@ def _inflate(raw: bytes, limit: int, encoding: str, too_large: type[BatchTooLarg
 
 def _handle(container: Container, principal: Principal | None, raw: bytes, kind: str | None) -> IngestResult:
     """Parse, authenticate (a `writeKey` in the body when no header named a key), validate, store."""
-    body = parse_json(raw)
-    if kind is None:
-        items, defaults = batch_items(body)
-    else:
-        if not isinstance(body, dict):
-            raise MalformedBody("The body must be a JSON object: one Segment message.")
-        body["type"] = kind  # the endpoint names the call
-        items, defaults = [body], None
+    body = read_batch_body(raw) if kind is None else read_single_body(raw, kind)
     if principal is None:
-        write_key = body.get("writeKey") if isinstance(body, dict) else None
-        principal = _authenticate(container, write_key if isinstance(write_key, str) else None)
-    inspect_each = body_needs_inspection(raw, container.settings.max_event_bytes)
-    result = container.ingest.ingest(principal, items, defaults=defaults, inspect_each=inspect_each)
-    if result.rejected and len(result.rejected) == len(items):
+        principal = _authenticate(container, body.write_key)
+    result = container.ingest.ingest_raw(principal, body.messages, defaults=body.defaults)
+    if result.rejected and len(result.rejected) == len(body.messages):
         if kind is not None:
             errors = result.rejected[0]["errors"]
             detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors)
             raise InvalidMessage(detail, errors=errors)
-        raise InvalidMessage(f"All {len(items)} messages of the batch were refused.", rejected=result.rejected)
+        raise InvalidMessage(f"All {len(body.messages)} messages of the batch were refused.", rejected=result.rejected)
     return result
 
 
