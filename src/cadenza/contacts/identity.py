@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from cadenza.contacts.field_types import coerce
 from cadenza.contacts.models import Company, Contact, ContactIdentity, CustomField, DuplicateCandidate
 from cadenza.contacts.normalize import InvalidValue, normalise_email, normalise_phone
+from cadenza.storage.bulk import any_of
 from cadenza.storage.dialect import insert_ignoring_any_conflict, insert_ignoring_conflicts
 
 USER_ID = "user_id"
@@ -72,26 +73,23 @@ class _Statements:
     def __init__(self, session: Session) -> None:
         ws: Any = bindparam("ws")
         identity, contact, company = ContactIdentity, Contact, Company
+        dialect = session.get_bind().dialect.name
         # One simple query per kind of key (UNION ALL): SQLite will not search an index for an OR of them.
         self.identities = union_all(*(
             select(identity.kind, identity.value, identity.contact_id).where(
-                identity.workspace_id == ws, identity.kind == kind,
-                identity.value.in_(bindparam(f"{kind}s", expanding=True)))
+                identity.workspace_id == ws, identity.kind == kind, any_of(dialect, identity.value, f"{kind}s"))
             for kind in (USER_ID, ANONYMOUS_ID)))
         wanted = union(
-            select(contact.id).where(contact.id.in_(bindparam("ids", expanding=True))),
-            select(contact.id).where(contact.workspace_id == ws,
-                                     contact.external_id.in_(bindparam("user_ids", expanding=True))),
-            select(contact.id).where(contact.workspace_id == ws,
-                                     contact.email.in_(bindparam("emails", expanding=True))))
+            select(contact.id).where(any_of(dialect, contact.id, "ids")),
+            select(contact.id).where(contact.workspace_id == ws, any_of(dialect, contact.external_id, "user_ids")),
+            select(contact.id).where(contact.workspace_id == ws, any_of(dialect, contact.email, "emails")))
         # Locked in id order (PostgreSQL): concurrent batches about the same people queue, never deadlock.
         self.contacts = (select(contact.id, *(getattr(contact, c) for c in _PROFILE), contact.attributes,
                                 contact.last_seen_at)
                          .where(contact.workspace_id == ws, contact.id.in_(wanted))
                          .order_by(contact.id).with_for_update())
         self.companies = (select(company.id, company.external_id, company.name, company.domain, company.attributes)
-                          .where(company.workspace_id == ws,
-                                 company.external_id.in_(bindparam("group_ids", expanding=True)))
+                          .where(company.workspace_id == ws, any_of(dialect, company.external_id, "group_ids"))
                           .order_by(company.id).with_for_update())
         self.fields = select(CustomField.entity, CustomField.key, CustomField.type, CustomField.options).where(
             CustomField.workspace_id == ws)

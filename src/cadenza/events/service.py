@@ -28,7 +28,7 @@ from cadenza.core.errors import PermissionDenied
 from cadenza.events.intake import Accepted, BatchDefaults, encode_items, new_message_id, read_messages
 from cadenza.events.models import Event
 from cadenza.storage import Database
-from cadenza.storage.bulk import insert_rows
+from cadenza.storage.bulk import any_of, insert_rows
 from cadenza.storage.outbox import contact_changed, publish_many
 
 WARNINGS_KEY = "cadenza"  # context.cadenza.warnings: trait values that could not be stored, and why
@@ -133,13 +133,14 @@ class _Statements:
     def __init__(self, session: Session) -> None:
         ws: Any = bindparam("ws")
         events = cast(Table, Event.__table__)
+        dialect = session.get_bind().dialect.name
         self.known = select(Event.message_id).where(
-            Event.workspace_id == ws, Event.message_id.in_(bindparam("ids", expanding=True)))
+            Event.workspace_id == ws, any_of(dialect, Event.message_id, "ids"))
         # Served by the partial index ix_events_anonymous_id_workspace_id_unlinked ("contact_id IS NULL" is
         # its condition, written the same). "workspace_id + 0" keeps SQLite from walking the contact index
         # (workspace_id, contact_id, …) instead, which it would otherwise judge as good.
         self.waiting = select(Event.anonymous_id, Event.name, Event.type).where(
-            Event.anonymous_id.in_(bindparam("anonymous_ids", expanding=True)), Event.workspace_id + 0 == ws,
+            any_of(dialect, Event.anonymous_id, "anonymous_ids"), Event.workspace_id + 0 == ws,
             Event.contact_id.is_(None))
         self.stitch = update(events).where(
             events.c.anonymous_id == bindparam("_anonymous_id"), events.c.workspace_id + 0 == bindparam("_ws"),

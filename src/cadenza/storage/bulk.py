@@ -85,6 +85,20 @@ def among(session: Session, column: Any, values: Collection[Any]) -> Any:
     return column.in_(select(listed.c.value))
 
 
+def any_of(dialect: str, column: Any, name: str) -> Any:
+    """`column IN (:name)` for a statement built once and run many times, `name` bound to a list of any length.
+
+    Unlike an expanding IN, the SQL is the same whatever the list's length: nothing is rendered per call, and the
+    driver's statement cache holds one statement. PostgreSQL: `column = ANY(:name)` (an array);
+    SQLite: `column IN (SELECT value FROM json_each(:name))` (the list as JSON). Both search an index on `column`."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == any_(bindparam(name, type_=ARRAY(column.type)))
+    listed = func.json_each(bindparam(name, type_=JSON())).table_valued("value")
+    return column.in_(select(listed.c.value))
+
+
 def plan_each_statement(session: Session) -> None:
     """For the rest of this transaction, PostgreSQL plans each statement for its actual parameters.
 
