@@ -12,6 +12,10 @@ clients (several threads, each with its own keep-alive httpx client) send pre-bu
 side costs little. The first `--warmup` batches are sent but not timed (the steady state is what counts);
 on PostgreSQL, a dedicated database is created (and dropped afterwards) and ANALYZEd after the warm-up, as
 autovacuum does for any live database: a brand-new one has no statistics and plans lookups badly.
+
+`--servers N` (PostgreSQL only) runs N server processes, as `cadenza serve --no-worker` scales out, each on
+its own port; the client threads are spread over them. The issue's figure is for one process; report N
+processes beside it, never instead of it.
 """
 
 from __future__ import annotations
@@ -174,14 +178,15 @@ def analyze(url: str) -> None:
     engine.dispose()
 
 
-def run_clients(port: int, key: str, bodies: list[bytes], clients: int, deadline: float) -> tuple[float, int]:
+def run_clients(ports: list[int], key: str, bodies: list[bytes], clients: int,
+                deadline: float) -> tuple[float, int]:
     auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
     headers = {"Authorization": auth, "Content-Type": "application/json"}
     queue = list(reversed(bodies))
     lock = threading.Lock()
     failures: list[str] = []
 
-    def client() -> None:
+    def client(port: int) -> None:
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as http:
             while time.monotonic() < deadline:
                 with lock:
@@ -192,7 +197,7 @@ def run_clients(port: int, key: str, bodies: list[bytes], clients: int, deadline
                 if response.status_code != 200 or response.json() != {"success": True}:
                     failures.append(f"{response.status_code} {response.text[:200]}")
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(ports[i % len(ports)],)) for i in range(clients)]
     started = time.perf_counter()
     for thread in threads:
         thread.start()
@@ -224,6 +229,7 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5000, help="distinct people the events are about")
     parser.add_argument("--warmup", type=int, default=40, help="batches sent first and not timed (default 40)")
     parser.add_argument("--max-seconds", type=float, default=120, help="stop sending after this long")
+    parser.add_argument("--servers", type=int, default=1, help="server processes (PostgreSQL only; default 1)")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL (a database is made and dropped)")
     parser.add_argument("--postgres-from-env", action="store_true", help="use $CADENZA_TEST_DATABASE_URL")
     parser.add_argument("--serve", nargs=3, metavar=("URL", "PORT", "DIR"), help=argparse.SUPPRESS)
@@ -232,6 +238,8 @@ def main() -> None:
         serve(args.serve[0], int(args.serve[1]), args.serve[2])
         return
     postgres = args.postgres or (os.environ.get("CADENZA_TEST_DATABASE_URL") if args.postgres_from_env else None)
+    if args.servers > 1 and not postgres:
+        raise SystemExit("SQLite has one writer: --servers needs PostgreSQL")
     baselines = load_baselines()
     with tempfile.TemporaryDirectory() as scratch:
         pg_name = None
@@ -239,25 +247,28 @@ def main() -> None:
             url, pg_name = create_postgres_database(postgres)
         else:
             url = f"sqlite:///{scratch}/bench.db"
-        server: subprocess.Popen[bytes] | None = None
+        servers: list[subprocess.Popen[bytes]] = []
         try:
             key = prepare(url)
             bodies = build_bodies(args.batches, args.users)
-            port = free_port()
-            server = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port), scratch],
-                                      env={**os.environ, "PYTHONPATH": str(REPO / "src")})
-            wait_ready(port, server)
+            ports = [free_port() for _ in range(args.servers)]
+            for port in ports:
+                servers.append(subprocess.Popen([sys.executable, __file__, "--serve", url, str(port), scratch],
+                                                env={**os.environ, "PYTHONPATH": str(REPO / "src")}))
+            for port, server in zip(ports, servers, strict=True):
+                wait_ready(port, server)
             warmup = bodies[:args.warmup]
-            run_clients(port, key, warmup, args.clients, time.monotonic() + args.max_seconds)
+            run_clients(ports, key, warmup, args.clients, time.monotonic() + args.max_seconds)
             if postgres:
                 analyze(url)  # what autovacuum does to any live database; a fresh one has no statistics yet
-            elapsed, sent = run_clients(port, key, bodies[args.warmup:], args.clients,
+            elapsed, sent = run_clients(ports, key, bodies[args.warmup:], args.clients,
                                         time.monotonic() + args.max_seconds)
             sent += len(warmup)
             stored = count_events(url)
         finally:
-            if server is not None:
+            for server in servers:
                 server.terminate()
+            for server in servers:
                 server.wait(10)
             if postgres and pg_name:
                 drop_postgres_database(postgres, pg_name)
@@ -274,6 +285,7 @@ def main() -> None:
     print(f"database                 {database}")
     print(f"events stored            {stored:,} ({sent} batches of {BATCH_SIZE}, {args.clients} clients, "
           f"the first {args.warmup} batches not timed)")
+    print(f"server processes         {args.servers}")
     print(f"ingest_events_per_s      {rate:,.0f}")
     if baseline:
         print(f"{baseline_name:24} {baseline:,.0f}")
