@@ -343,3 +343,32 @@ def test_the_short_batch_path_takes_a_batch(client: TestClient, container: Conta
 
     assert response.json() == {"success": True}
     assert [e.type for e in events(container, actors.alice.workspace_id)] == ["page"]
+
+
+
+def test_a_number_out_of_range_rejects_only_its_message(client: TestClient, container: Container, actors: Actors,
+                                                        ingest_key: str) -> None:
+    body = (b'{"batch": [{"type": "identify", "userId": "u1", "messageId": "m-1", "traits": {"n": 1e400}},'
+            b' {"type": "track", "userId": "u1", "messageId": "m-2", "event": "X", "properties": {"n": 1.5e10}},'
+            b' {"type": "track", "userId": "u1", "messageId": "9e123", "event": "X"}]}')
+
+    response = client.post("/v1/batch", content=body, headers={**basic(ingest_key),
+                                                                "Content-Type": "application/json"})
+
+    assert response.json() == {"success": True, "rejected": [
+        {"index": 0, "messageId": "m-1", "errors": [{"field": "", "message": "holds a number out of range"}]}]}
+    assert [(e.message_id, e.properties) for e in events(container, actors.alice.workspace_id)] == [
+        ("m-2", {"n": 1.5e10}), ("9e123", {})]
+
+
+def test_whole_numbers_past_64_bits_are_kept_exactly(client: TestClient, container: Container, actors: Actors,
+                                                     ingest_key: str) -> None:
+    big = 123456789012345678901234567890
+    body = b'{"batch": [{"type": "track", "userId": "u1", "event": "X", "properties": {"n": %d}}]}' % big
+
+    response = client.post("/v1/batch", content=body, headers={**basic(ingest_key),
+                                                                "Content-Type": "application/json"})
+
+    assert response.json() == {"success": True}
+    [event] = events(container, actors.alice.workspace_id)
+    assert event.properties == {"n": big}

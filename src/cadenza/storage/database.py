@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import msgspec
 import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,10 +64,15 @@ def json_dumps(value: Any) -> str:
         return json.dumps(value)
 
 
+def json_loads(value: str | bytes) -> Any:
+    """JSON columns are read with msgspec: as fast as orjson, and whole numbers past 64 bits stay exact."""
+    return msgspec.json.decode(value)
+
+
 def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     kwargs.setdefault("json_serializer", json_dumps)
-    kwargs.setdefault("json_deserializer", orjson.loads)
+    kwargs.setdefault("json_deserializer", json_loads)
     if "poolclass" not in kwargs and ":memory:" not in url:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
     if url.startswith("sqlite"):
