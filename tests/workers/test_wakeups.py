@@ -91,7 +91,7 @@ def test_a_job_enqueued_while_the_worker_waits_on_a_30_s_poll_starts_within_a_se
             wait_for(lambda job_id=job_id: job_id in started,  # type: ignore[misc]
                      "the job to start", timeout=LONG_POLL / 2)
             assert started[job_id] - enqueued_at < 1.0
-        assert worker.waits["woken"] >= 3
+        assert worker.waits["woken"] >= 1  # (a wake-up during a pass ends the next wait: not one per job)
         assert worker.waits["polled"] == 0
 
 
