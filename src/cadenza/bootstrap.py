@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from cadenza.auth import AccessControl
 from cadenza.config import Settings
 from cadenza.contacts.companies import CompanyService
+from cadenza.contacts.duplicate_scans import DuplicateScanService
 from cadenza.contacts.duplicates import DuplicateService
 from cadenza.contacts.fields import FieldService
 from cadenza.contacts.importing import ImportService
@@ -41,6 +42,7 @@ class Container:
     fields: FieldService
     imports: ImportService
     duplicates: DuplicateService
+    duplicate_scans: DuplicateScanService
     ingest: IngestService
     events: EventQueries
     jobs: JobRegistry = field(default_factory=JobRegistry)
@@ -59,6 +61,7 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
     db = db or Database.from_url(settings.database_url, pool_size=settings.database_pool_size,
                                  max_overflow=settings.database_max_overflow)
     queue = JobQueue(db, lease=dt.timedelta(seconds=settings.job_lease_seconds))
+    duplicates = DuplicateService(db, clock, EventTimeline())
     container = Container(
         settings=settings,
         db=db,
@@ -72,7 +75,8 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
         companies=CompanyService(db, clock),
         fields=FieldService(db, clock),
         imports=ImportService(db, clock, settings, queue),
-        duplicates=DuplicateService(db, clock, EventTimeline()),
+        duplicates=duplicates,
+        duplicate_scans=DuplicateScanService(db, clock, queue, duplicates),
         ingest=IngestService(db, clock, settings),
         events=EventQueries(db, clock),
     )
@@ -83,4 +87,5 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
 def register_job_handlers(container: Container) -> None:
     """Each domain's background work, by job kind."""
     container.imports.register_jobs(container.jobs)
+    container.duplicate_scans.register_jobs(container.jobs)
     Probe(container.db, container.clock).register_jobs(container.jobs)

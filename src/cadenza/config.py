@@ -25,7 +25,10 @@ class Settings(BaseSettings):
     database_max_overflow: int = 10
     # The worker: how often it looks for due work when idle, how many jobs it claims at once, and how
     # long a claim holds before another worker may take the job over (a crashed worker's jobs resume).
+    # An idle worker is also woken as soon as a job is enqueued (LISTEN/NOTIFY on PostgreSQL, in-process on
+    # SQLite); the poll is the safety net. Turn wake-ups off to rely on polling alone.
     worker_poll_seconds: float = 1.0
+    worker_wakeups: bool = True
     worker_batch_size: int = 50
     job_lease_seconds: float = 300.0
     session_max_age_seconds: int = 14 * 24 * 3600

@@ -44,6 +44,7 @@ from cadenza.contacts.models import (
     ContactTag,
     CustomField,
     DuplicateCandidate,
+    DuplicateScan,
     ImportRowError,
 )
 from cadenza.events.models import Event
@@ -68,6 +69,7 @@ RESOURCES = {
     "field": "field", "fields": "field", "custom_field": "field", "custom_fields": "field",
     "import": "import", "imports": "import", "contact_import": "import",
     "duplicate": "duplicate", "duplicates": "duplicate", "candidate": "duplicate", "candidates": "duplicate",
+    "scan": "duplicate_scan", "scans": "duplicate_scan",
     "event": "event", "events": "event",
     "user": "user", "users": "user", "member": "user", "members": "user",
     "api_key": "api_key", "api_keys": "api_key", "keys": "api_key",
@@ -162,9 +164,18 @@ def seed_alice(container: Container, actors: Actors, client: TestClient) -> Alic
         session.flush()
         session.add(ImportRowError(workspace_id=workspace, import_id=added["import"].id, line=3, column="email",
                                    message="qzalice: not an email", raw="qzalice,,"))
-        session.add(Job(workspace_id=workspace, kind="probe.qzalice", payload={"note": "qzalice"}, status="failed",
-                        due_at=now, attempts=5, max_attempts=5, last_error="qzalice broke", created_at=now,
-                        finished_at=now))
+        scan_job = Job(workspace_id=workspace, kind="contacts.duplicate_scan", payload={"note": "qzalice"},
+                       status="running", due_at=now, attempts=1, max_attempts=3, created_at=now)
+        session.add_all([scan_job, Job(workspace_id=workspace, kind="probe.qzalice", payload={"note": "qzalice"},
+                                       status="failed", due_at=now, attempts=5, max_attempts=5,
+                                       last_error="qzalice broke", created_at=now, finished_at=now)])
+        session.flush()
+        # One scan that ended and one running (the running one also blocks nothing in charlie's workspace).
+        session.add_all([DuplicateScan(workspace_id=workspace, status="failed", error="qzalice scan failed",
+                                       requested_by="alice@acme.test", created_at=now, finished_at=now),
+                         DuplicateScan(workspace_id=workspace, active_workspace_id=workspace, status="running",
+                                       job_id=scan_job.id, contacts_done=1, contacts_total=2,
+                                       requested_by="alice@acme.test", created_at=now, started_at=now)])
         session.flush()
     _seed_through_the_api(client, actors)
     return AliceData(workspace, _values_of(container.db, workspace), _markers(actors, container))
@@ -182,7 +193,7 @@ def _seed_through_the_api(client: TestClient, actors: Actors) -> None:
 def _values_of(db: Database, workspace_id: int) -> dict[str, list[Any]]:
     tables: dict[str, Any] = {"contact": Contact, "company": Company, "field": CustomField, "import": ContactImport,
               "duplicate": DuplicateCandidate, "event": Event, "merge": ContactMerge, "identity": ContactIdentity,
-              "import_error": ImportRowError, "audit": AuditEntry, "job": Job}
+              "import_error": ImportRowError, "audit": AuditEntry, "job": Job, "duplicate_scan": DuplicateScan}
     with db.read() as session:
         values: dict[str, list[Any]] = {
             name: list(session.scalars(select(model.id).where(model.workspace_id == workspace_id)

@@ -9,6 +9,7 @@ import pytest
 from cadenza.bootstrap import Container
 from cadenza.contacts.schemas import ContactCreate, ContactOut
 from cadenza.core.errors import NotFound
+from cadenza.workers.loop import Worker
 from tests.conftest import Actors
 from tests.web.ui import SignIn, post_form
 
@@ -78,3 +79,61 @@ def test_a_merge_without_the_csrf_token_changes_nothing(sign_in_as: SignIn, acto
     assert response.status_code == 403
     assert container.contacts.get_contact(actors.alice.principal, right.id).id == right.id
     assert len(container.duplicates.list_candidates(actors.alice.principal).items) == 1
+
+
+# ---- scans in the background ------------------------------------------------------------------
+
+
+def test_scanning_queues_a_scan_the_page_follows_until_it_shows_the_pairs(
+        sign_in_as: SignIn, actors: Actors, container: Container) -> None:
+    alice = actors.alice.principal
+    for email in ("ada@example.com", "ada@work.example"):
+        container.contacts.create_contact(alice, ContactCreate(first_name="Ada", email=email, phone="+442079460000"))
+    client = sign_in_as(actors.alice)
+
+    started = post_form(client, "/contacts/duplicates/scan")
+    again = post_form(client, "/contacts/duplicates/scan")
+    waiting = client.get("/contacts/duplicates").text
+    Worker(container).run_once()
+    finished = client.get("/contacts/duplicates").text
+
+    assert (started.status_code, again.status_code) == (303, 303)
+    assert "Scanning…" in waiting and "waiting for a worker" in waiting and "Same phone number" not in waiting
+    assert 'http-equiv="refresh"' in waiting  # without JavaScript the page refreshes itself
+    assert "A scan is already running" in waiting
+    assert len(container.duplicate_scans.list_scans(alice).items) == 1
+    assert "Last scan" in finished and "1 new likely duplicate " in finished and "Same phone number" in finished
+    assert "Scanning…" not in finished and 'http-equiv="refresh"' not in finished
+
+
+def test_a_failed_scan_shows_its_reason_and_offers_to_scan_again(
+        sign_in_as: SignIn, actors: Actors, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object, **_kwargs: object) -> int:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(container.duplicates, "scan_workspace", broken)
+    monkeypatch.setattr("cadenza.contacts.duplicate_scans.MAX_ATTEMPTS", 1)
+    client = sign_in_as(actors.alice)
+    post_form(client, "/contacts/duplicates/scan")
+    Worker(container).run_once()
+
+    page = client.get("/contacts/duplicates").text
+
+    assert "The last scan failed: RuntimeError: disk full" in page
+    assert "Scan again" in page
+
+
+def test_a_running_scan_can_be_cancelled_from_the_page(sign_in_as: SignIn, actors: Actors,
+                                                       container: Container) -> None:
+    client = sign_in_as(actors.alice)
+    post_form(client, "/contacts/duplicates/scan")
+    scan = container.duplicate_scans.latest_scan(actors.alice.principal)
+    assert scan is not None
+
+    response = post_form(client, f"/contacts/duplicates/scans/{scan.id}/cancel")
+
+    assert response.status_code == 303
+    page = client.get("/contacts/duplicates").text
+    assert "Scan cancelled. Pairs it already found stay." in page and "The last scan was cancelled" in page
+    assert container.queue.get_job(scan.job_id or 0) is not None
+    assert container.queue.get_job(scan.job_id or 0).status == "cancelled"  # type: ignore[union-attr]

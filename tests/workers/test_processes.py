@@ -37,7 +37,7 @@ class Fleet:
 
     def __init__(self, container: Container, database_url: str, tmp_path: Path, **env: str) -> None:
         self.container = container
-        self.env = cli_env(database_url, tmp_path, **WORKER_ENV, **env)
+        self.env = cli_env(database_url, tmp_path, **{**WORKER_ENV, **env})
         self.tmp_path = tmp_path
         self.processes: list[subprocess.Popen[str]] = []
 
@@ -163,3 +163,28 @@ def _kill_mid_batch_and_recover(container: Container, fleet: Fleet) -> None:
     with container.db.read() as session:
         assert dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(ids))).tuples().all()) == {
             job_id: "done" for job_id in ids}
+
+
+def test_a_worker_process_on_a_30_s_poll_is_woken_by_notify(container: Container, database_url: str,
+                                                            tmp_path: Path) -> None:
+    """PostgreSQL: the probes are enqueued by this process; only NOTIFY can wake the worker before its poll."""
+    if not container.db.is_postgres:
+        pytest.skip("a separate worker process wakes on NOTIFY, which is PostgreSQL's")
+    fleet = Fleet(container, database_url, tmp_path, CADENZA_WORKER_POLL_SECONDS="30")
+    try:
+        fleet.start(1)
+        time.sleep(1.0)  # its first pass is over: it waits on its 30 s poll
+        probes = Probe(container.db, SystemClock())
+        for _ in range(2):
+            started = time.monotonic()
+            ids = probes.enqueue_probes(1)
+            wait_for(lambda ids=ids: probes.report(ids).done == 1, "the probe", timeout=20)  # type: ignore[misc]
+            assert time.monotonic() - started < 2.0  # the claim, the run and this test's 0.1 s polling
+        assert fleet.stop() == [0]
+    finally:
+        for process in fleet.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+    log = fleet.log(0)
+    assert "woken when a job is enqueued" in log and "job notifications: listening on 'cadenza_jobs'" in log

@@ -13,17 +13,21 @@ the work grows with the number of contacts, never with its square:
 
 Pairs are stored as `DuplicateCandidate(contact_id < other_contact_id)`; a pair already recorded (open,
 dismissed or otherwise) is left as it is, so a scan is idempotent and a dismissed pair stays dismissed.
+
+A scan started from the UI or the API runs as a job (`cadenza.contacts.duplicate_scans`), which calls
+`scan_workspace` with a progress callback: rows read so far over the three passes (`rows_to_scan` is their
+total) and pairs stored so far.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from cadenza.auth import Permission, Principal
@@ -72,6 +76,23 @@ class CandidateNotFound(NotFound):
 
 
 _Pair = tuple[int, int, str, float]
+ScanProgress = Callable[[int, int], None]  # (rows read over the passes, new pairs stored)
+
+
+class _Rows:
+    """Counts the rows the passes read, and reports every `STREAM_CHUNK` of them."""
+
+    def __init__(self, report: Callable[[int], None] | None) -> None:
+        self.done = 0
+        self._report = report
+        self._next = STREAM_CHUNK
+
+    def read(self) -> None:
+        self.done += 1
+        if self.done >= self._next:
+            self._next += STREAM_CHUNK
+            if self._report is not None:
+                self._report(self.done)
 
 
 class DuplicateService:
@@ -81,23 +102,38 @@ class DuplicateService:
         self.timeline = timeline
 
     def find_duplicates(self, principal: Principal) -> int:
-        """Scans the workspace and stores new candidate pairs. Returns how many new pairs were stored."""
+        """Scans the workspace now, in the caller's thread, and stores new candidate pairs. Returns how many
+        new pairs were stored. (The UI and the API queue a scan instead: `DuplicateScanService`.)"""
         require(principal, Permission.WRITE)
-        workspace_id = principal.workspace_id
+        return self.scan_workspace(principal.workspace_id)
+
+    def scan_workspace(self, workspace_id: int, progress: ScanProgress | None = None) -> int:
+        """Stores the workspace's new candidate pairs; returns how many. `progress(rows, pairs)` is called
+        every few thousand rows read; an exception it raises stops the scan (what was stored stays)."""
         stored = 0
         buffer: list[_Pair] = []
-        for pair in self._pairs(workspace_id):
+        rows = _Rows((lambda done: progress(done, stored)) if progress is not None else None)
+        for pair in self._pairs(workspace_id, rows):
             buffer.append(pair)
             if len(buffer) >= FLUSH_PAIRS:
                 stored += self._store(workspace_id, buffer)
                 buffer = []
-        return stored + self._store(workspace_id, buffer)
+        stored += self._store(workspace_id, buffer)
+        if progress is not None:
+            progress(rows.done, stored)
+        return stored
 
-    def _pairs(self, workspace_id: int) -> Iterator[_Pair]:
+    def rows_to_scan(self, workspace_id: int) -> int:
+        """How many rows `scan_workspace` reads over its three passes (the total of its progress)."""
         with self.db.read() as session:
-            yield from _phone_pairs(session, workspace_id)
-            yield from _email_pairs(session, workspace_id)
-            yield from _name_pairs(session, workspace_id)
+            return sum(int(session.scalar(select(func.count()).where(*where)) or 0)
+                       for where in _pass_filters(workspace_id))
+
+    def _pairs(self, workspace_id: int, rows: _Rows) -> Iterator[_Pair]:
+        with self.db.read() as session:
+            yield from _phone_pairs(session, workspace_id, rows)
+            yield from _email_pairs(session, workspace_id, rows)
+            yield from _name_pairs(session, workspace_id, rows)
 
     def _store(self, workspace_id: int, pairs: list[_Pair]) -> int:
         unique = {(a, b): (reason, score) for a, b, reason, score in reversed(pairs)}  # the first reason wins
@@ -172,13 +208,21 @@ class DuplicateService:
                                   now=self.clock.now())
 
 
-def _phone_pairs(session: Session, workspace_id: int) -> Iterator[_Pair]:
-    query = (select(Contact.id, Contact.phone).where(Contact.workspace_id == workspace_id,
-                                                     Contact.phone.is_not(None))
+def _pass_filters(workspace_id: int) -> list[tuple[ColumnElement[bool], ...]]:
+    """The rows each pass reads: contacts with a phone, with a +tagged email, with a name."""
+    in_workspace = Contact.workspace_id == workspace_id
+    return [(in_workspace, Contact.phone.is_not(None)),
+            (in_workspace, Contact.email.like("%+%@%")),
+            (in_workspace, (Contact.first_name.is_not(None)) | (Contact.last_name.is_not(None)))]
+
+
+def _phone_pairs(session: Session, workspace_id: int, rows: _Rows) -> Iterator[_Pair]:
+    query = (select(Contact.id, Contact.phone).where(*_pass_filters(workspace_id)[0])
              .order_by(Contact.phone, Contact.id).execution_options(yield_per=STREAM_CHUNK))
     group: list[int] = []
     current: str | None = None
     for contact_id, phone in session.execute(query):
+        rows.read()
         if phone != current:
             yield from _star(group, "phone")
             group, current = [], phone
@@ -193,13 +237,13 @@ def _star(group: list[int], reason: str) -> Iterator[_Pair]:
             yield first, other, reason, 1.0
 
 
-def _email_pairs(session: Session, workspace_id: int) -> Iterator[_Pair]:
-    query = (select(Contact.id, Contact.email).where(Contact.workspace_id == workspace_id,
-                                                     Contact.email.like("%+%@%"))
+def _email_pairs(session: Session, workspace_id: int, rows: _Rows) -> Iterator[_Pair]:
+    query = (select(Contact.id, Contact.email).where(*_pass_filters(workspace_id)[1])
              .order_by(Contact.id).execution_options(yield_per=STREAM_CHUNK))
     for chunk in session.execute(query).partitions():
         plain: dict[str, list[int]] = {}
         for contact_id, email in chunk:
+            rows.read()
             local, _, domain = str(email).rpartition("@")
             plain.setdefault(f"{local.split('+', 1)[0]}@{domain}", []).append(contact_id)
         found = select(Contact.id, Contact.email).where(Contact.workspace_id == workspace_id,
@@ -209,15 +253,15 @@ def _email_pairs(session: Session, workspace_id: int) -> Iterator[_Pair]:
                 yield min(plain_id, tagged_id), max(plain_id, tagged_id), "email", 1.0
 
 
-def _name_pairs(session: Session, workspace_id: int) -> Iterator[_Pair]:
+def _name_pairs(session: Session, workspace_id: int, rows: _Rows) -> Iterator[_Pair]:
     last, first = func.lower(func.coalesce(Contact.last_name, "")), func.lower(func.coalesce(Contact.first_name, ""))
     query = (select(Contact.id, Contact.company_id, Contact.first_name, Contact.last_name)
-             .where(Contact.workspace_id == workspace_id,
-                    (Contact.first_name.is_not(None)) | (Contact.last_name.is_not(None)))
+             .where(*_pass_filters(workspace_id)[2])
              .order_by(Contact.company_id, last, first, Contact.id).execution_options(yield_per=STREAM_CHUNK))
     window: deque[tuple[int, str]] = deque(maxlen=WINDOW)
     block: object = object()
     for contact_id, company_id, first_name, last_name in session.execute(query):
+        rows.read()
         if company_id != block:
             window.clear()
             block = company_id

@@ -1,11 +1,11 @@
-"""Contacts, companies, custom field definitions, identities, tags, merges and duplicate candidates."""
+"""Contacts, companies, custom field definitions, identities, tags, merges, duplicate candidates and scans."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, Computed, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Computed, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from cadenza.storage.base import Base, BigId, JSONType, UTCDateTime, id_column
@@ -154,6 +154,28 @@ class DuplicateCandidate(Base):
     score: Mapped[float] = mapped_column(Float, default=1.0)
     status: Mapped[str] = mapped_column(String(20), default="open")  # open|merged|dismissed
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class DuplicateScan(Base):
+    """One run of the duplicate scan in a workspace: a job on the queue, with its progress, result and error."""
+
+    __tablename__ = "duplicate_scans"
+    __table_args__ = (Index("ix_duplicate_scans_workspace_id_id", "workspace_id", "id"),)
+
+    id: Mapped[int] = id_column()
+    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # The workspace while the scan is queued or running, NULL once it ended: unique, so one scan at a time.
+    active_workspace_id: Mapped[int | None] = mapped_column(BigId, nullable=True, unique=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued|running|done|failed|cancelled
+    job_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
+    contacts_done: Mapped[int] = mapped_column(BigInteger, default=0)  # rows read, over the scan's passes
+    contacts_total: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    pairs_found: Mapped[int] = mapped_column(Integer, default=0)  # new candidate pairs stored
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    requested_by: Mapped[str] = mapped_column(String(255), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ContactImport(Base):

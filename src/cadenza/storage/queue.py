@@ -19,11 +19,16 @@ the two (or while the job runs) leaves the lease to expire, and the job is claim
 is lost. Handlers must therefore be idempotent: they check what they already did, and every side effect
 that leaves the system carries an idempotency key. A job whose lease expired on its last attempt fails
 with a visible reason instead of being retried forever (a job that kills its worker cannot loop).
+
+Wake-ups. Enqueueing a due job wakes idle workers when the transaction commits (NOTIFY on PostgreSQL, an
+in-process signal on every dialect; see `cadenza.storage.wakeups`), so a job starts at once however long
+`worker_poll_seconds` is; the poll stays as the safety net.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -34,6 +39,7 @@ from cadenza.core.pagination import Page, clamp_limit, decode_cursor, encode_cur
 from cadenza.storage.base import UTCDateTime
 from cadenza.storage.database import Database
 from cadenza.storage.models import Job
+from cadenza.storage.wakeups import JobWakeups, announce_job
 
 LEASE = dt.timedelta(minutes=5)
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -99,6 +105,8 @@ def enqueue(
     )
     session.add(job)
     session.flush()
+    if job.due_at <= now:
+        announce_job(session)
     return job
 
 
@@ -113,7 +121,10 @@ def enqueue_many(session: Session, jobs: list[dict[str, Any]], *, now: dt.dateti
          "max_attempts": job.get("max_attempts", 5), "created_at": now, "progress_done": 0}
         for job in jobs
     ]
-    return list(session.scalars(insert(Job).returning(Job.id, sort_by_parameter_order=True), rows))
+    ids = list(session.scalars(insert(Job).returning(Job.id, sort_by_parameter_order=True), rows))
+    if any(row["due_at"] <= now for row in rows):
+        announce_job(session)
+    return ids
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -176,6 +187,11 @@ class JobQueue:
     def __init__(self, db: Database, *, lease: dt.timedelta = LEASE) -> None:
         self.db = db
         self.lease = lease
+
+    def wakeups(self, on_wake: Callable[[], None], *, listen: bool = True) -> JobWakeups:
+        """Calls `on_wake` when a due job is enqueued: after any commit in this process that enqueued one,
+        and, on PostgreSQL with `listen`, on a NOTIFY from any process. `close()` the result when done."""
+        return JobWakeups(self.db.engine, on_wake, listen=listen)
 
     # ---- what workers do -----------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ worker while this one is alive; a worker that dies stops renewing, and its jobs 
 their lease expires (delivery is at least once; see `cadenza.storage.queue`). On a clean stop the
 current job finishes, the jobs of the batch not yet started go back to the queue, and the heartbeat row
 is removed.
+
+An idle worker waits for a wake-up or `worker_poll_seconds`, whichever comes first: enqueueing a due job
+wakes it when the transaction commits (LISTEN/NOTIFY on PostgreSQL, an in-process signal in the same
+process; see `cadenza.storage.wakeups`). Set `worker_wakeups` off to rely on polling alone.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from cadenza.bootstrap import Container
 from cadenza.storage.models import WorkerHeartbeat
 from cadenza.storage.queue import ClaimedJob
 from cadenza.storage.registry import PermanentJobError
+from cadenza.storage.wakeups import JobWakeups
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +45,9 @@ class Worker:
         self.id = f"{socket.gethostname()}:{os.getpid()}:{os.urandom(3).hex()}"
         self._stop = threading.Event()
         self._stopped = threading.Event()  # the loop has returned: the lease keeper may stop too
+        self._wake = threading.Event()  # a job was enqueued (or the worker is stopping): look now
+        self.waits = {"woken": 0, "polled": 0}  # how idle waits ended, for logs and tests
+        self.wakeups: JobWakeups | None = None  # while running with `worker_wakeups` on
         self._last_heartbeat = float("-inf")
         self._last_maintenance = float("-inf")
         self._held: list[int] = []  # claimed jobs not yet finished (the keeper renews their leases)
@@ -51,11 +59,19 @@ class Worker:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look for due work now (called when a job is enqueued)."""
+        self._wake.set()
 
     def run_forever(self) -> None:
-        log.info("worker %s started", self.id)
+        settings = self.container.settings
+        log.info("worker %s started (polls every %.1f s%s)", self.id, settings.worker_poll_seconds,
+                 ", woken when a job is enqueued" if settings.worker_wakeups else "")
         keeper = threading.Thread(target=self._keep_leases, name="cadenza-lease-keeper", daemon=True)
         keeper.start()
+        self.wakeups = self.container.queue.wakeups(self.wake) if settings.worker_wakeups else None
         try:
             while not self._stop.is_set():
                 try:
@@ -64,12 +80,22 @@ class Worker:
                     log.exception("worker iteration failed")
                     worked = 0
                 if not worked:
-                    self._stop.wait(self.container.settings.worker_poll_seconds)
+                    self._idle(settings.worker_poll_seconds)
         finally:
+            if self.wakeups is not None:
+                self.wakeups.close()
             self._stopped.set()
             keeper.join()
             self._sign_off()
-        log.info("worker %s stopped", self.id)
+        log.info("worker %s stopped (idle waits: %d woken, %d polled)", self.id, self.waits["woken"],
+                 self.waits["polled"])
+
+    def _idle(self, seconds: float) -> None:
+        """Waits for a wake-up or `seconds`. A wake-up that came while the worker was busy ends the wait at
+        once: it is cleared only after the wait, never before the pass that follows."""
+        woken = self._wake.wait(seconds)
+        self._wake.clear()
+        self.waits["woken" if woken else "polled"] += 1
 
     def run_once(self) -> int:
         """One pass: heartbeat, outbox relay, one batch of due jobs. Returns how much work was done."""

@@ -1,17 +1,19 @@
-"""REST: likely duplicate contacts (/api/v1/duplicates) and merging two contacts (/api/v1/contacts/{id}/merge)."""
+"""REST: likely duplicate contacts (/api/v1/duplicates), scans that look for them (/api/v1/duplicates/scans,
+run as background jobs) and merging two contacts (/api/v1/contacts/{id}/merge)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cadenza.api.deps import can_read, can_write, get_container
 from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
+from cadenza.contacts.duplicate_scans import ScanInfo
 from cadenza.contacts.duplicates import ContactBrief, DuplicatePair
 from cadenza.core.pagination import MAX_LIMIT
 
@@ -57,8 +59,26 @@ class DuplicatePage(BaseModel):
     next_cursor: str | None = None
 
 
-class ScanOut(BaseModel):
-    found: int = Field(description="New candidate pairs stored by this scan")
+class DuplicateScanOut(BaseModel):
+    id: int
+    status: Literal["queued", "running", "done", "failed", "cancelled"] = Field(
+        description="queued (also while waiting to retry after a failed attempt: see `error`), running, done, "
+                    "failed (after its last attempt), cancelled")
+    job_id: int | None = Field(description="The job that runs the scan (see /api/v1/jobs)")
+    contacts_done: int = Field(description="Rows read so far over the scan's passes (phone, email, name)")
+    contacts_total: int | None = Field(description="Rows the scan reads in all, once it started")
+    percent: int
+    pairs_found: int = Field(description="New candidate pairs stored so far; listed at /api/v1/duplicates")
+    error: str | None
+    requested_by: str
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class DuplicateScanPage(BaseModel):
+    data: list[DuplicateScanOut]
+    next_cursor: str | None = None
 
 
 class MergeIn(BaseModel):
@@ -83,6 +103,14 @@ def _brief(brief: ContactBrief | None) -> ContactBriefOut | None:
     return ContactBriefOut(**brief.__dict__) if brief is not None else None
 
 
+def _scan(scan: ScanInfo) -> DuplicateScanOut:
+    return DuplicateScanOut(id=scan.id, status=scan.status, job_id=scan.job_id,  # type: ignore[arg-type]
+                            contacts_done=scan.contacts_done, contacts_total=scan.contacts_total,
+                            percent=scan.percent, pairs_found=scan.pairs_found, error=scan.error,
+                            requested_by=scan.requested_by, created_at=scan.created_at, started_at=scan.started_at,
+                            finished_at=scan.finished_at)
+
+
 def _pair(pair: DuplicatePair) -> DuplicateOut:
     return DuplicateOut(id=pair.id, reason=pair.reason, score=pair.score, status=pair.status,
                         created_at=pair.created_at, contact=_brief(pair.contact),
@@ -98,12 +126,39 @@ def list_duplicates(status: Literal["open", "dismissed"] = "open", limit: Limit 
     return DuplicatePage(data=[_pair(pair) for pair in page.items], next_cursor=page.next_cursor)
 
 
-@router.post("/duplicates/scan", response_model=ScanOut, responses=problems(),
-             summary="Scan the workspace for duplicates: same phone, same email but for a +tag, similar name "
-                     "in the same company")
-def scan_duplicates(principal: Principal = Depends(can_write),
-                    container: Container = Depends(get_container)) -> ScanOut:
-    return ScanOut(found=container.duplicates.find_duplicates(principal))
+@router.post("/duplicates/scans", status_code=202, response_model=DuplicateScanOut, responses=problems(),
+             summary="Start a scan for duplicates in the background (or get the one already running)",
+             description="Queues a scan of the workspace — same phone, same email but for a +tag, similar name in "
+                         "the same company — and answers at once with the scan to poll (`Location`). One scan "
+                         "runs per workspace at a time: while one is queued or running, this answers with that "
+                         "one. New pairs appear at /api/v1/duplicates.")
+def start_scan(response: Response, principal: Principal = Depends(can_write),
+               container: Container = Depends(get_container)) -> DuplicateScanOut:
+    scan, _started = container.duplicate_scans.start_scan(principal)
+    response.headers["Location"] = f"/api/v1/duplicates/scans/{scan.id}"
+    return _scan(scan)
+
+
+@router.get("/duplicates/scans", response_model=DuplicateScanPage, responses=problems(),
+            summary="Duplicate scans, newest first")
+def list_scans(limit: Limit = None, cursor: Cursor = None, principal: Principal = Depends(can_read),
+               container: Container = Depends(get_container)) -> DuplicateScanPage:
+    page = container.duplicate_scans.list_scans(principal, limit=limit, cursor=cursor)
+    return DuplicateScanPage(data=[_scan(scan) for scan in page.items], next_cursor=page.next_cursor)
+
+
+@router.get("/duplicates/scans/{scan_id}", response_model=DuplicateScanOut, responses=problems(404),
+            summary="One duplicate scan: status, progress, pairs found, error")
+def get_scan(scan_id: Id, principal: Principal = Depends(can_read),
+             container: Container = Depends(get_container)) -> DuplicateScanOut:
+    return _scan(container.duplicate_scans.get_scan(principal, scan_id))
+
+
+@router.post("/duplicates/scans/{scan_id}/cancel", response_model=DuplicateScanOut, responses=problems(404, 409),
+             summary="Cancel a queued or running scan; pairs it already found stay")
+def cancel_scan(scan_id: Id, principal: Principal = Depends(can_write),
+                container: Container = Depends(get_container)) -> DuplicateScanOut:
+    return _scan(container.duplicate_scans.cancel_scan(principal, scan_id))
 
 
 @router.post("/duplicates/{candidate_id}/dismiss", response_model=DuplicateOut, responses=problems(404, 409),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 04:10:58.767336
+Create Date: 2026-11-25 06:09:22.274835
 """
 from collections.abc import Sequence
 
@@ -183,6 +183,27 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_custom_fields')),
     sa.UniqueConstraint('workspace_id', 'entity', 'key', name=op.f('uq_custom_fields_workspace_id_entity_key'))
     )
+    op.create_table('duplicate_scans',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
+    sa.Column('workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('active_workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('status', sa.String(length=20), nullable=False),
+    sa.Column('job_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('contacts_done', sa.BigInteger(), nullable=False),
+    sa.Column('contacts_total', sa.BigInteger(), nullable=True),
+    sa.Column('pairs_found', sa.Integer(), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('requested_by', sa.String(length=255), nullable=False),
+    sa.Column('created_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('finished_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_duplicate_scans_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_duplicate_scans')),
+    sa.UniqueConstraint('active_workspace_id', name=op.f('uq_duplicate_scans_active_workspace_id'))
+    )
+    with op.batch_alter_table('duplicate_scans', schema=None) as batch_op:
+        batch_op.create_index('ix_duplicate_scans_workspace_id_id', ['workspace_id', 'id'], unique=False)
+
     op.create_table('idempotency_keys',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('workspace_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -422,6 +443,10 @@ def downgrade() -> None:
 
     op.drop_table('jobs')
     op.drop_table('idempotency_keys')
+    with op.batch_alter_table('duplicate_scans', schema=None) as batch_op:
+        batch_op.drop_index('ix_duplicate_scans_workspace_id_id')
+
+    op.drop_table('duplicate_scans')
     op.drop_table('custom_fields')
     with op.batch_alter_table('contact_merges', schema=None) as batch_op:
         batch_op.drop_index('ix_contact_merges_workspace_id_survivor_id')

@@ -1,4 +1,5 @@
-"""Duplicates: likely pairs side by side, merged one way or the other, or dismissed."""
+"""Duplicates: likely pairs side by side, merged one way or the other, or dismissed; scans run in the
+background, and the page follows the latest one (status, progress, pairs found, error)."""
 
 from __future__ import annotations
 
@@ -29,16 +30,30 @@ def list_candidates(request: Request, cursor: str | None = None,
     company_ids = {brief.company_id for pair in page.items for brief in (pair.contact, pair.other_contact)
                    if brief is not None and brief.company_id is not None}
     companies = {cid: container.companies.get_company(session.principal, cid).name for cid in sorted(company_ids)}
+    scan = container.duplicate_scans.latest_scan(session.principal)
     return render(request, "contacts/duplicates.html", section="duplicates", pairs=page.items, companies=companies,
-                  reasons=REASONS, pages=pager(request, page.next_cursor))
+                  reasons=REASONS, pages=pager(request, page.next_cursor), scan=scan)
 
 
 @router.post("/scan", include_in_schema=False)
 def scan(request: Request, form: FormData = Depends(checked_form),
          session: UiSession = Depends(current_session)) -> Response:
-    found = get_container(request).duplicates.find_duplicates(session.principal)
-    message = f"Found {found} new likely duplicate{'s' if found != 1 else ''}." if found else "No new duplicates found."
+    _scan, started = get_container(request).duplicate_scans.start_scan(session.principal)
+    message = ("Scan started. New likely duplicates appear here when it ends." if started
+               else "A scan is already running; this page follows it.")
     return redirect(request, "/contacts/duplicates", success(message))
+
+
+@router.post("/scans/{scan_id:int}/cancel", include_in_schema=False)
+def cancel_scan(request: Request, scan_id: int, form: FormData = Depends(checked_form),
+                session: UiSession = Depends(current_session)) -> Response:
+    try:
+        get_container(request).duplicate_scans.cancel_scan(session.principal, scan_id)
+    except CadenzaError as failure:
+        if failure.status == 403:
+            raise
+        return redirect(request, "/contacts/duplicates", error(failure.detail))
+    return redirect(request, "/contacts/duplicates", success("Scan cancelled. Pairs it already found stay."))
 
 
 @router.post("/merge", include_in_schema=False)

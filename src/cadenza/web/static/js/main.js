@@ -2,6 +2,7 @@
 import { enhanceConfirmations } from "./confirm.js";
 import { enhanceCopyButtons } from "./copy.js";
 import { enhanceImportProgress } from "./import-progress.js";
+import { enhanceScanProgress } from "./scan-progress.js";
 
 function enhanceFlashes(root) {
   for (const button of root.querySelectorAll("[data-dismiss]")) {
@@ -61,3 +62,4 @@ enhanceDropZones(root);
 enhanceConfirmations(root);
 enhanceCopyButtons(root);
 enhanceImportProgress(root);
+enhanceScanProgress(root);
