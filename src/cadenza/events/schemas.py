@@ -50,16 +50,20 @@ class TrackMessage(Message, tag="track"):
     properties: msgspec.Raw = NULL
 
 
-class PageMessage(Message, tag="page"):
+class _Viewed(Message):
+    """What page and screen calls share."""
+
     name: Name = None
     category: Name = None
     properties: msgspec.Raw = NULL
 
 
-class ScreenMessage(Message, tag="screen"):
-    name: Name = None
-    category: Name = None
-    properties: msgspec.Raw = NULL
+class PageMessage(_Viewed, tag="page"):
+    pass
+
+
+class ScreenMessage(_Viewed, tag="screen"):
+    pass
 
 
 class GroupMessage(Message, tag="group"):
