@@ -59,12 +59,13 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
     db = db or Database.from_url(settings.database_url, pool_size=settings.database_pool_size,
                                  max_overflow=settings.database_max_overflow)
     queue = JobQueue(db, lease=dt.timedelta(seconds=settings.job_lease_seconds))
+    access = AccessControl(db, clock, settings.session_max_age_seconds)
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
         bus=EventBus(),
-        access=AccessControl(db, clock, settings.session_max_age_seconds),
+        access=access,
         queue=queue,
         outbox=OutboxRelay(db),
         idempotency=IdempotencyStore(db),
@@ -73,7 +74,7 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
         fields=FieldService(db, clock),
         imports=ImportService(db, clock, settings, queue),
         duplicates=DuplicateService(db, clock, EventTimeline()),
-        ingest=IngestService(db, clock, settings),
+        ingest=IngestService(db, clock, settings, confirm_key=access.confirm_api_key),
         events=EventQueries(db, clock),
     )
     register_job_handlers(container)
