@@ -1,7 +1,7 @@
 """Revoking a key, deleting it or deactivating a user takes effect at once in every process.
 
-Two containers, each with its own Database (engine and pool) on the same database, stand for two
-`cadenza serve` processes: what one changes, the other must refuse on its very next request.
+Two containers (`other_process` in conftest.py), each with its own Database on the same database, stand
+for two `cadenza serve` processes: what one changes, the other must refuse on its very next request.
 """
 
 from __future__ import annotations
@@ -16,22 +16,10 @@ from sqlalchemy import delete, func, select
 from cadenza.auth import Scope
 from cadenza.auth.errors import InvalidApiKey
 from cadenza.auth.models import ApiKey
-from cadenza.bootstrap import Container, build_container
-from cadenza.config import Settings
+from cadenza.bootstrap import Container
 from cadenza.core.clock import FrozenClock
 from cadenza.events.models import Event
-from cadenza.storage import Database
-from cadenza.storage.database import build_engine
 from tests.conftest import Actors
-
-
-@pytest.fixture
-def other_process(database_url: str, settings: Settings, clock: FrozenClock,
-                  container: Container) -> Iterator[Container]:
-    """A second process on the same database: its own engine, pool and caches."""
-    db = Database(build_engine(database_url))
-    yield build_container(settings, clock=clock, db=db)
-    db.dispose()
 
 
 @pytest.fixture

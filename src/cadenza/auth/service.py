@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import Table, delete, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.auth.audit import record_audit
-from cadenza.auth.errors import InvalidApiKey, InvalidCredentials
+from cadenza.auth.errors import InvalidApiKey
 from cadenza.auth.members import (
     MemberUseCases,
     clean_name,
@@ -20,18 +19,16 @@ from cadenza.auth.members import (
     normalise_email,
     require,
 )
-from cadenza.auth.models import ApiKey, AuditEntry, Membership, User, UserSession, Workspace
+from cadenza.auth.models import ApiKey, AuditEntry, Membership, User, Workspace
 from cadenza.auth.roles import Permission, Principal, Role, Scope
 from cadenza.auth.secrets import (
     digest,
     hash_password,
     new_api_key,
-    new_token,
     validate_password,
-    verify_nothing,
-    verify_password,
     visible_prefix,
 )
+from cadenza.auth.sign_in import SignInUseCases
 from cadenza.core.clock import Clock
 from cadenza.core.errors import NotFound, ValidationFailed
 from cadenza.core.pagination import Page, clamp_limit, encode_cursor
@@ -42,14 +39,7 @@ from cadenza.storage.lookup import fetch_row
 _API_KEYS = cast(Table, ApiKey.__table__)
 
 
-@dataclass(frozen=True)
-class SignedIn:
-    principal: Principal
-    csrf_token: str
-    workspace_name: str
-
-
-class AccessControl(MemberUseCases):
+class AccessControl(MemberUseCases, SignInUseCases):
     """Builds principals from credentials and manages who may do what."""
 
     # A key's last use is kept to the minute: each process writes it at most once a minute per key.
@@ -126,68 +116,6 @@ class AccessControl(MemberUseCases):
             raise ValidationFailed("There are several workspaces: name one with --workspace SLUG.",
                                    errors=[{"field": "workspace"}])
         return first_two[0] if first_two else None
-
-    # ---- browser sessions -----------------------------------------------------------------
-
-    def sign_in(self, email: str, password: str, workspace_slug: str | None = None) -> tuple[str, SignedIn]:
-        """Checks the password and opens a session. Returns the cookie token and who signed in.
-
-        A wrong password and an unknown email take the same time and give the same answer.
-        """
-        with detached_read(self.db) as session:
-            found = session.execute(select(User.id, User.password_hash).where(
-                User.email == email.strip().lower())).first()
-        # The slow hash check runs outside any transaction (on SQLite a transaction holds the write lock).
-        if found is None:
-            verify_nothing(password)
-            raise InvalidCredentials("The email or password is not right.")
-        if not verify_password(found.password_hash, password):
-            raise InvalidCredentials("The email or password is not right.")
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            user = session.get(User, found.id)
-            if user is None or not user.is_active or user.password_hash != found.password_hash:
-                raise InvalidCredentials("The email or password is not right.")
-            query = (select(Membership, Workspace).join(Workspace, Workspace.id == Membership.workspace_id)
-                     .where(Membership.user_id == user.id).order_by(Membership.id))
-            if workspace_slug:
-                query = query.where(Workspace.slug == workspace_slug)
-            row = session.execute(query).first()
-            if row is None:
-                raise InvalidCredentials("This user belongs to no workspace.")
-            membership, workspace = row
-            token, csrf = new_token(), new_token()
-            session.add(UserSession(
-                token_hash=digest(token), user_id=user.id, workspace_id=workspace.id, csrf_token=csrf,
-                created_at=now, expires_at=now + dt.timedelta(seconds=self.session_max_age),
-            ))
-            user.last_login_at = now
-            principal = Principal.for_user(workspace.id, user.id, user.email, Role(membership.role))
-            record_audit(session, principal, "user.signed_in", at=now, target_type="user", target_id=user.id)
-            return token, SignedIn(principal, csrf, workspace.name)
-
-    def resolve_session(self, token: str) -> SignedIn | None:
-        now = self.clock.now()
-        with detached_read(self.db) as session:
-            row = session.execute(
-                select(UserSession, User, Membership, Workspace)
-                .join(User, User.id == UserSession.user_id)
-                .join(Membership, (Membership.user_id == User.id)
-                      & (Membership.workspace_id == UserSession.workspace_id))
-                .join(Workspace, Workspace.id == UserSession.workspace_id)
-                .where(UserSession.token_hash == digest(token))
-            ).first()
-            if row is None:
-                return None
-            user_session, user, membership, workspace = row
-            if user_session.expires_at <= now or not user.is_active:
-                return None
-            principal = Principal.for_user(workspace.id, user.id, user.email, Role(membership.role))
-            return SignedIn(principal, user_session.csrf_token, workspace.name)
-
-    def sign_out(self, token: str) -> None:
-        with self.db.transaction() as session:
-            session.execute(delete(UserSession).where(UserSession.token_hash == digest(token)))
 
     # ---- API keys ---------------------------------------------------------------------------
 
