@@ -62,12 +62,13 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
                                  max_overflow=settings.database_max_overflow)
     queue = JobQueue(db, lease=dt.timedelta(seconds=settings.job_lease_seconds))
     duplicates = DuplicateService(db, clock, EventTimeline())
+    access = AccessControl(db, clock, settings.session_max_age_seconds)
     container = Container(
         settings=settings,
         db=db,
         clock=clock,
         bus=EventBus(),
-        access=AccessControl(db, clock, settings.session_max_age_seconds),
+        access=access,
         queue=queue,
         outbox=OutboxRelay(db),
         idempotency=IdempotencyStore(db),
@@ -77,7 +78,7 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
         imports=ImportService(db, clock, settings, queue),
         duplicates=duplicates,
         duplicate_scans=DuplicateScanService(db, clock, queue, duplicates),
-        ingest=IngestService(db, clock, settings),
+        ingest=IngestService(db, clock, settings, confirm_key=access.confirm_api_key),
         events=EventQueries(db, clock),
     )
     register_job_handlers(container)

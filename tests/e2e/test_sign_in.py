@@ -6,7 +6,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from cadenza.auth import Role
+from cadenza.auth.errors import InvalidCredentials
 from cadenza.bootstrap import Container
+from cadenza.core.clock import FrozenClock
 from tests.conftest import Actors
 from tests.e2e.conftest import LiveServer, sign_in
 
@@ -49,3 +51,29 @@ def test_an_analyst_sees_no_settings_and_is_refused_them(page: Page, live_server
     response = page.goto(live_server.url("/settings/users"))
     assert response is not None and response.status == 403
     expect(page.get_by_role("heading", name="You can't do that here")).to_be_visible()
+
+
+def test_too_many_failed_sign_ins_say_when_to_try_again(page: Page, live_server: LiveServer, actors: Actors,
+                                                        container: Container, clock: FrozenClock) -> None:
+    for wait in (0, 0, 0, 5):  # four wrong passwords already, each as soon as allowed
+        clock.advance(seconds=wait)
+        with pytest.raises(InvalidCredentials):
+            container.access.sign_in(actors.alice.email, "not my password", client_ip="127.0.0.1")
+    clock.advance(seconds=10)
+    page.goto(live_server.url("/login"))
+
+    page.get_by_label("Email").fill(actors.alice.email)
+    page.get_by_label("Password").fill("still not my password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "That email and password don't match an account. Too many failed attempts: try again in 15 minutes.")
+
+    page.get_by_label("Password").fill(actors.alice.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_have_text("Too many failed sign-ins. Try again in 15 minutes.")
+    expect(page).to_have_url(live_server.url("/login"))
+
+    clock.advance(minutes=15)
+    page.get_by_label("Password").fill(actors.alice.password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(live_server.url("/"))

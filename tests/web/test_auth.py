@@ -103,6 +103,26 @@ def test_a_wrong_password_shows_an_error_and_keeps_the_email(client: TestClient,
     assert session_count(container) == 0
 
 
+def test_repeated_failures_are_refused_with_429_retry_after_and_a_form_message(
+        client: TestClient, actors: Actors, container: Container, clock: FrozenClock) -> None:
+    for wait in (0, 0, 0, 5, 10):  # five wrong passwords, each as soon as allowed
+        clock.advance(seconds=wait)
+        response = sign_in(client, actors.alice.email, "not the password")
+        assert response.status_code == 401
+    assert "Too many failed attempts: try again in 15 minutes." in response.text
+
+    response = sign_in(client, actors.alice.email, actors.alice.password)
+
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "900"
+    assert 'role="alert"><svg' in response.text
+    assert "Too many failed sign-ins. Try again in 15 minutes." in response.text
+    assert 'value="alice@acme.test"' in response.text
+    assert session_count(container) == 0
+    clock.advance(minutes=15)
+    assert sign_in(client, actors.alice.email, actors.alice.password).status_code == 303
+
+
 def test_a_signed_in_user_visiting_login_goes_on(sign_in_as: SignIn, actors: Actors) -> None:
     client = sign_in_as(actors.alice)
 

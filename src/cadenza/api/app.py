@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from cadenza import __version__
+from cadenza.api.docs import mount_docs
 from cadenza.api.idempotency import IdempotencyMiddleware
 from cadenza.api.metrics import Metrics, MetricsMiddleware
 from cadenza.api.problems import register_problem_handlers
@@ -32,12 +33,15 @@ def create_app(container: Container) -> FastAPI:
         title="Cadenza",
         version=__version__,
         description="Marketing automation API: Segment-compatible ingest under /v1, management under /api/v1.",
+        docs_url=None,  # served by mount_docs from installed files, not a CDN
+        redoc_url=None,
     )
     app.state.container = container
     metrics = Metrics()
     metrics.watch_queue(lambda: container.queue.depth(container.clock.now()))
     app.state.metrics = metrics
     register_problem_handlers(app)
+    mount_docs(app)
     app.include_router(ops.router)
     app.include_router(ingest.router, prefix="/v1", tags=["ingest"])
     for module, tag in ((contacts, "contacts"), (events, "events"), (companies, "companies"), (fields, "fields"),

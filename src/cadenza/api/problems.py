@@ -28,7 +28,8 @@ class Problem(BaseModel):
 
 _DESCRIPTIONS = {400: "Bad request (malformed JSON or multipart data)", 401: "No or an invalid API key",
                  403: "Permission denied", 404: "Not found in this workspace", 409: "Conflict",
-                 413: "Payload too large", 422: "Validation failed"}
+                 413: "Payload too large", 422: "Validation failed",
+                 429: "Too many attempts: try again after the Retry-After header's seconds"}
 
 
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -58,8 +59,10 @@ def register_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(CadenzaError)
     async def _cadenza_error(request: Request, error: CadenzaError) -> JSONResponse:
         body = error.to_problem(request.url.path)
-        headers = {"WWW-Authenticate": 'Basic realm="cadenza", Bearer'} if error.status == 401 else None
-        return JSONResponse(body, status_code=error.status, media_type=PROBLEM, headers=headers)
+        headers = dict(error.headers)
+        if error.status == 401:
+            headers["WWW-Authenticate"] = 'Basic realm="cadenza", Bearer'
+        return JSONResponse(body, status_code=error.status, media_type=PROBLEM, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

@@ -95,3 +95,17 @@ class AuditEntry(Base):
     ip_address: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+
+
+class SignInThrottle(Base):
+    """Recent failed sign-ins of one email address or one client network (see `auth.throttle`).
+
+    The subject is a digest ("email:<sha256>", "network:<sha256>"): guessed addresses of people who have no
+    account are not kept in the clear. Rows untouched for longer than a lockout are deleted as sign-ins come.
+    """
+
+    __tablename__ = "sign_in_throttles"
+
+    subject: Mapped[str] = mapped_column(String(80), primary_key=True)
+    failures: Mapped[list[str]] = mapped_column(JSONType, default=list)  # ISO 8601 UTC times, oldest first
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, index=True)

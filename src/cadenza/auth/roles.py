@@ -47,7 +47,7 @@ class Principal:
     """Who is calling: a signed-in user or an API key, always inside exactly one workspace."""
 
     workspace_id: int
-    kind: str  # user|api_key|system
+    kind: str  # user|api_key|system|anonymous
     id: int | None
     label: str
     permissions: frozenset[Permission]
@@ -64,6 +64,11 @@ class Principal:
     @classmethod
     def for_api_key(cls, workspace_id: int, key_id: int, label: str, scope: Scope) -> Principal:
         return cls(workspace_id, "api_key", key_id, label, _SCOPE_PERMISSIONS[scope], scope=scope)
+
+    @classmethod
+    def anonymous(cls, workspace_id: int, label: str) -> Principal:
+        """Someone not (yet) known, e.g. a failed sign-in, as an audit entry's actor. May do nothing."""
+        return cls(workspace_id, "anonymous", None, label, frozenset())
 
     @classmethod
     def system(cls, workspace_id: int, label: str = "system") -> Principal:

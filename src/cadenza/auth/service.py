@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-import time
-from dataclasses import dataclass
+from typing import cast
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.auth.audit import record_audit
-from cadenza.auth.errors import InvalidApiKey, InvalidCredentials
+from cadenza.auth.errors import InvalidApiKey
 from cadenza.auth.members import (
     MemberUseCases,
     clean_name,
@@ -20,45 +19,41 @@ from cadenza.auth.members import (
     normalise_email,
     require,
 )
-from cadenza.auth.models import ApiKey, AuditEntry, Membership, User, UserSession, Workspace
+from cadenza.auth.models import ApiKey, AuditEntry, Membership, User, Workspace
 from cadenza.auth.roles import Permission, Principal, Role, Scope
 from cadenza.auth.secrets import (
     digest,
     hash_password,
     new_api_key,
-    new_token,
     validate_password,
-    verify_nothing,
-    verify_password,
     visible_prefix,
 )
+from cadenza.auth.sign_in import SignInUseCases
 from cadenza.core.clock import Clock
 from cadenza.core.errors import NotFound, ValidationFailed
 from cadenza.core.pagination import Page, clamp_limit, encode_cursor
 from cadenza.core.text import slugify
 from cadenza.storage import Database
+from cadenza.storage.lookup import fetch_row
+
+_API_KEYS = cast(Table, ApiKey.__table__)
 
 
-@dataclass(frozen=True)
-class SignedIn:
-    principal: Principal
-    csrf_token: str
-    workspace_name: str
-
-
-class AccessControl(MemberUseCases):
+class AccessControl(MemberUseCases, SignInUseCases):
     """Builds principals from credentials and manages who may do what."""
 
-    # How long another process may still accept a key after it was revoked (one indexed read per key per
-    # period is all the cache saves, so keep it short).
-    KEY_CACHE_SECONDS = 5.0
+    # A key's last use is kept to the minute: each process writes it at most once a minute per key.
+    LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+    # Keys this process has seen valid (digest -> principal), for `identify_api_key`. Only valid keys enter,
+    # so it holds at most as many entries as there are keys; past this size it starts afresh.
+    KNOWN_KEYS_LIMIT = 10_000
 
     def __init__(self, db: Database, clock: Clock, session_max_age: int = 14 * 24 * 3600) -> None:
         self.db = db
         self.clock = clock
         self.session_max_age = session_max_age
-        self._key_cache: dict[str, tuple[float, Principal]] = {}
-        self._revoked_key_ids: set[int] = set()
+        self._known_keys: dict[str, Principal] = {}
+        self._key_used_at: dict[int, dt.datetime] = {}
         self._lock = threading.Lock()
 
     # ---- workspaces ---------------------------------------------------------------------------
@@ -122,68 +117,6 @@ class AccessControl(MemberUseCases):
                                    errors=[{"field": "workspace"}])
         return first_two[0] if first_two else None
 
-    # ---- browser sessions -----------------------------------------------------------------
-
-    def sign_in(self, email: str, password: str, workspace_slug: str | None = None) -> tuple[str, SignedIn]:
-        """Checks the password and opens a session. Returns the cookie token and who signed in.
-
-        A wrong password and an unknown email take the same time and give the same answer.
-        """
-        with detached_read(self.db) as session:
-            found = session.execute(select(User.id, User.password_hash).where(
-                User.email == email.strip().lower())).first()
-        # The slow hash check runs outside any transaction (on SQLite a transaction holds the write lock).
-        if found is None:
-            verify_nothing(password)
-            raise InvalidCredentials("The email or password is not right.")
-        if not verify_password(found.password_hash, password):
-            raise InvalidCredentials("The email or password is not right.")
-        now = self.clock.now()
-        with self.db.transaction() as session:
-            user = session.get(User, found.id)
-            if user is None or not user.is_active or user.password_hash != found.password_hash:
-                raise InvalidCredentials("The email or password is not right.")
-            query = (select(Membership, Workspace).join(Workspace, Workspace.id == Membership.workspace_id)
-                     .where(Membership.user_id == user.id).order_by(Membership.id))
-            if workspace_slug:
-                query = query.where(Workspace.slug == workspace_slug)
-            row = session.execute(query).first()
-            if row is None:
-                raise InvalidCredentials("This user belongs to no workspace.")
-            membership, workspace = row
-            token, csrf = new_token(), new_token()
-            session.add(UserSession(
-                token_hash=digest(token), user_id=user.id, workspace_id=workspace.id, csrf_token=csrf,
-                created_at=now, expires_at=now + dt.timedelta(seconds=self.session_max_age),
-            ))
-            user.last_login_at = now
-            principal = Principal.for_user(workspace.id, user.id, user.email, Role(membership.role))
-            record_audit(session, principal, "user.signed_in", at=now, target_type="user", target_id=user.id)
-            return token, SignedIn(principal, csrf, workspace.name)
-
-    def resolve_session(self, token: str) -> SignedIn | None:
-        now = self.clock.now()
-        with detached_read(self.db) as session:
-            row = session.execute(
-                select(UserSession, User, Membership, Workspace)
-                .join(User, User.id == UserSession.user_id)
-                .join(Membership, (Membership.user_id == User.id)
-                      & (Membership.workspace_id == UserSession.workspace_id))
-                .join(Workspace, Workspace.id == UserSession.workspace_id)
-                .where(UserSession.token_hash == digest(token))
-            ).first()
-            if row is None:
-                return None
-            user_session, user, membership, workspace = row
-            if user_session.expires_at <= now or not user.is_active:
-                return None
-            principal = Principal.for_user(workspace.id, user.id, user.email, Role(membership.role))
-            return SignedIn(principal, user_session.csrf_token, workspace.name)
-
-    def sign_out(self, token: str) -> None:
-        with self.db.transaction() as session:
-            session.execute(delete(UserSession).where(UserSession.token_hash == digest(token)))
-
     # ---- API keys ---------------------------------------------------------------------------
 
     def create_api_key(self, actor: Principal, name: str, scope: Scope) -> tuple[ApiKey, str]:
@@ -210,7 +143,7 @@ class AccessControl(MemberUseCases):
             return key, raw
 
     def revoke_api_key(self, actor: Principal, key_id: int) -> ApiKey:
-        """Revokes a key. This process refuses it at once; other processes within KEY_CACHE_SECONDS."""
+        """Revokes a key. Every process refuses it from its next request on: each request reads the key's row."""
         require(actor, Permission.ADMIN)
         now = self.clock.now()
         with self.db.transaction() as session:
@@ -222,9 +155,7 @@ class AccessControl(MemberUseCases):
                 key.revoked_at = now
                 record_audit(session, actor, "api_key.revoked", at=now, target_type="api_key",
                              target_id=key.id, changes={"name": key.name, "prefix": key.prefix})
-        with self._lock:
-            self._revoked_key_ids.add(key.id)
-            self._key_cache = {k: v for k, v in self._key_cache.items() if v[1].id != key.id}
+        self._forget_key(key.id)
         return key
 
     def list_api_keys(self, actor: Principal) -> list[ApiKey]:
@@ -262,27 +193,62 @@ class AccessControl(MemberUseCases):
         return key
 
     def authenticate_api_key(self, raw: str) -> Principal:
-        """The principal for a key. Cached briefly: ingest calls this on every request."""
+        """The principal for a key, from its row read now: a key revoked or deleted through any process is
+        refused from the next request on. One indexed read on the driver's cursor (see bench/api_key_auth.py)."""
         key_digest = digest(raw)
-        now_mono = time.monotonic()
-        cached = self._key_cache.get(key_digest)
-        if cached and cached[0] > now_mono:
-            if cached[1].id in self._revoked_key_ids:
-                raise InvalidApiKey("The API key is unknown or revoked.")
-            return cached[1]
-        with detached_read(self.db) as session:
-            key = session.scalar(select(ApiKey).where(ApiKey.key_hash == key_digest))
-        if key is None or key.revoked_at is not None:
+        with self.db.read_connection() as connection:
+            row = fetch_row(connection, _API_KEYS, ("id", "workspace_id", "prefix", "name", "scope", "revoked_at"),
+                            "key_hash", key_digest)
+        if row is None or row[5] is not None:
             raise InvalidApiKey("The API key is unknown or revoked.")
-        principal = Principal.for_api_key(key.workspace_id, key.id, f"key {key.prefix} ({key.name})",
-                                          Scope(key.scope))
-        with self.db.transaction() as session:
-            session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=self.clock.now()))
+        key_id, workspace_id, prefix, name, scope = row[:5]
+        principal = Principal.for_api_key(workspace_id, key_id, f"key {prefix} ({name})", Scope(scope))
         with self._lock:
-            if key.id in self._revoked_key_ids:  # revoked while we were reading it
-                raise InvalidApiKey("The API key is unknown or revoked.")
-            self._key_cache[key_digest] = (now_mono + self.KEY_CACHE_SECONDS, principal)
+            if len(self._known_keys) >= self.KNOWN_KEYS_LIMIT:
+                self._known_keys.clear()
+            self._known_keys[key_digest] = principal
+        self._note_use(key_id)
         return principal
+
+    def identify_api_key(self, raw: str) -> Principal:
+        """For the ingest hot path: who a key is, without a read of its own when this process has seen it valid.
+
+        Whoever acts on the principal must call `confirm_api_key` in the transaction that acts (ingest does,
+        for every key principal): that one cheap read, in a transaction the request opens anyway, is what
+        refuses a key revoked through another process."""
+        principal = self._known_keys.get(digest(raw))
+        if principal is None:
+            return self.authenticate_api_key(raw)
+        if principal.id is not None:
+            self._note_use(principal.id)
+        return principal
+
+    def confirm_api_key(self, session: Session, principal: Principal) -> None:
+        """Inside the caller's transaction: refuses a key principal whose key has since been revoked or deleted."""
+        if principal.kind != "api_key":
+            return
+        row = fetch_row(session, _API_KEYS, ("revoked_at",), "id", principal.id)
+        if row is None or row[0] is not None:
+            self._forget_key(principal.id)
+            raise InvalidApiKey("The API key is unknown or revoked.")
+
+    def _forget_key(self, key_id: int | None) -> None:
+        with self._lock:
+            self._known_keys = {k: p for k, p in self._known_keys.items() if p.id != key_id}
+
+    def _note_use(self, key_id: int) -> None:
+        """Records the key's last use, at most once a minute per key from this process (a write is dear on the
+        hot path; on SQLite it waits for the one writer)."""
+        now = self.clock.now()
+        last = self._key_used_at.get(key_id)
+        if last is not None and now - last < self.LAST_USED_RESOLUTION:
+            return
+        self._key_used_at[key_id] = now
+        stale = now - self.LAST_USED_RESOLUTION
+        with self.db.transaction() as session:
+            session.execute(update(ApiKey).where(
+                ApiKey.id == key_id, (ApiKey.last_used_at.is_(None)) | (ApiKey.last_used_at <= stale))
+                .values(last_used_at=now))
 
     # ---- audit log --------------------------------------------------------------------------
 

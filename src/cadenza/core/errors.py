@@ -16,6 +16,11 @@ class CadenzaError(Exception):
         self.errors = errors or []
         self.extra = extra
 
+    @property
+    def headers(self) -> dict[str, str]:
+        """HTTP headers the answer carries (e.g. Retry-After)."""
+        return {}
+
     def to_problem(self, instance: str | None = None) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": f"https://cadenza.dev/problems/{self.type_slug}",

@@ -47,11 +47,15 @@ class IngestResult:
 
 class IngestService:
     def __init__(self, db: Database, clock: Clock, settings: Settings,
-                 new_id: Callable[[], str] = new_message_id) -> None:
+                 new_id: Callable[[], str] = new_message_id,
+                 confirm_key: Callable[[Session, Principal], None] | None = None) -> None:
         self.db = db
         self.clock = clock
         self.settings = settings
         self.new_id = new_id
+        # Refuses an API-key principal whose key was revoked since it was identified (AccessControl.confirm_api_key),
+        # in the request's own transaction: the ingest router identifies keys without a read of their own.
+        self.confirm_key = confirm_key
         # SQLite has one writer: ingest threads wait for it here, before taking a pooled connection, rather
         # than each holding a connection inside SQLite's busy handler (up to its 30 s timeout) under load.
         self._write_lock = None if db.is_postgres else threading.Lock()
@@ -72,12 +76,17 @@ class IngestService:
         received_at = self.clock.now()
         intake = read_messages(messages, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
                                defaults=defaults, new_id=self.new_id)
+        if not intake.accepted and self.confirm_key is not None:
+            with self.db.read() as session:
+                self.confirm_key(session, principal)
         for _attempt in range(3):
             result = IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
             if not intake.accepted:
                 break
             try:
                 with self._writing(), self.db.transaction() as session:
+                    if self.confirm_key is not None:
+                        self.confirm_key(session, principal)
                     self._store(session, principal.workspace_id, intake.accepted, received_at, source, result)
                 break
             except _ConcurrentDuplicate:  # another request stored some of these messageIds a moment ago

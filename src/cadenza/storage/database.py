@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -150,9 +150,8 @@ class Database:
         if engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:"):
             self._checkpointer = WalCheckpointer(engine)
         self._sessions = sessionmaker(engine, expire_on_commit=False, autoflush=True)
-        self._read_sessions = sessionmaker(
-            engine.execution_options(cadenza_readonly=True), expire_on_commit=False, autoflush=False
-        )
+        self._read_engine = engine.execution_options(cadenza_readonly=True)
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False, autoflush=False)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Database:
@@ -184,6 +183,12 @@ class Database:
             finally:
                 session.expunge_all()
                 session.rollback()
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A read-only Core connection, for a hot read that needs no ORM session (about half its cost)."""
+        with self._read_engine.connect() as connection:
+            yield connection
 
     def dispose(self) -> None:
         if self._checkpointer is not None:

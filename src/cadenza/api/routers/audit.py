@@ -28,7 +28,7 @@ def list_audit_log(
     limit: Limit = None,
     cursor: Cursor = None,
     action: str | None = _text(100, "e.g. user.created"),
-    actor_type: str | None = _text(20, "user, api_key or system"),
+    actor_type: str | None = _text(20, "user, api_key, system or anonymous (a failed sign-in)"),
     actor_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     target_type: str | None = _text(50, "e.g. user, api_key, contact"),
     target_id: str | None = _text(100),

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 06:09:22.274835
+Create Date: 2026-11-25 06:53:01.730699
 """
 from collections.abc import Sequence
 
@@ -41,6 +41,15 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('probe_runs', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_probe_runs_job_id'), ['job_id'], unique=False)
+
+    op.create_table('sign_in_throttles',
+    sa.Column('subject', sa.String(length=80), nullable=False),
+    sa.Column('failures', sa.JSON().with_variant(postgresql.JSONB(astext_type=Text()), 'postgresql'), nullable=False),
+    sa.Column('updated_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('subject', name=op.f('pk_sign_in_throttles'))
+    )
+    with op.batch_alter_table('sign_in_throttles', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_sign_in_throttles_updated_at'), ['updated_at'], unique=False)
 
     op.create_table('users',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -472,6 +481,10 @@ def downgrade() -> None:
     op.drop_table('workspaces')
     op.drop_table('worker_heartbeats')
     op.drop_table('users')
+    with op.batch_alter_table('sign_in_throttles', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_sign_in_throttles_updated_at'))
+
+    op.drop_table('sign_in_throttles')
     with op.batch_alter_table('probe_runs', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_probe_runs_job_id'))
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.deps import get_container
+from cadenza.auth.errors import SignInThrottled
+from cadenza.auth.throttle import wait_phrase
 from cadenza.core.errors import Unauthenticated
 from cadenza.web.csrf import (
     LOGIN_CSRF_COOKIE,
@@ -54,11 +57,21 @@ async def login(request: Request) -> Response:
     if not email or not password:
         return _login_page(request, next_url=next_url, email=email, error="Enter your email and password.",
                            status=400)
+    access = get_container(request).access
+    client_ip = request.client.host if request.client else None
     try:
-        token, _signed_in = get_container(request).access.sign_in(email, password)
-    except Unauthenticated:
-        return _login_page(request, next_url=next_url, email=email,
-                           error="That email and password don't match an account.", status=401)
+        # The password hash is slow on purpose: off the event loop.
+        token, _signed_in = await run_in_threadpool(access.sign_in, email, password, client_ip=client_ip)
+    except SignInThrottled as error:
+        response = _login_page(request, next_url=next_url, email=email, error=error.detail, status=429)
+        response.headers.update(error.headers)
+        return response
+    except Unauthenticated as error:
+        message = "That email and password don't match an account."
+        retry_after = error.extra.get("retry_after")
+        if retry_after:
+            message += f" Too many failed attempts: try again {wait_phrase(retry_after)}."
+        return _login_page(request, next_url=next_url, email=email, error=message, status=401)
     response = redirect(request, next_url)
     set_session_cookie(response, token, max_age=config.session_max_age, secure=config.secure_cookies)
     clear_login_cookie(response, secure=config.secure_cookies)
