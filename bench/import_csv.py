@@ -4,6 +4,7 @@
     .venv/bin/python bench/import_csv.py                      # 1,000,000 rows into a fresh SQLite file
     .venv/bin/python bench/import_csv.py --postgres           # into a fresh PostgreSQL database (dropped after)
     .venv/bin/python bench/import_csv.py --rows 200000 --phone-share 1.0
+    CADENZA_IMPORT_WORKERS=0 .venv/bin/python bench/import_csv.py --rows 200000   # validation in-process
 
 The file is generated on disk as a stream (a few % of rows are bad: invalid email, phone, date or number)
 and imported in-process exactly as `cadenza import contacts` does: detection, mapping, validation

@@ -32,6 +32,10 @@ class Settings(BaseSettings):
     worker_batch_size: int = 50
     job_lease_seconds: float = 300.0
     session_max_age_seconds: int = 14 * 24 * 3600
+    # CSV imports: processes that validate rows (None: one per core beyond the first, at most 4; 0: none),
+    # and how many days the upload of a failed or abandoned import is kept so it can be resumed.
+    import_workers: int | None = None
+    import_upload_retention_days: float = 14.0
     secure_cookies: bool = False
 
     def resolved_secret_key(self) -> str:

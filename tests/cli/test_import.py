@@ -102,10 +102,10 @@ def test_an_import_that_stops_exits_1_and_resumes(container: Container, actors: 
     def broken(*args: object, **kwargs: object) -> None:
         raise ConnectionError("database went away")
 
-    real = import_writer.publish_many
-    monkeypatch.setattr(import_writer, "publish_many", broken)
+    real = import_writer.insert_rows
+    monkeypatch.setattr(import_writer, "insert_rows", broken)
     stopped = run_cli(["import", "contacts", str(csv_file)], env)
-    monkeypatch.setattr(import_writer, "publish_many", real)
+    monkeypatch.setattr(import_writer, "insert_rows", real)
 
     assert stopped.exit_code == 1
     assert "The import stopped: database went away." in " ".join(stopped.stderr.split())

@@ -13,11 +13,13 @@ from cadenza.auth import Principal, Scope
 from cadenza.auth.models import AuditEntry
 from cadenza.bootstrap import Container
 from cadenza.contacts import import_writer
-from cadenza.contacts.importing import JOB_KIND, ImportNotFound
+from cadenza.contacts.importing import CLEANUP_EVERY, CLEANUP_JOB_KIND, JOB_KIND, ImportNotFound
 from cadenza.contacts.models import Company, Contact, ContactImport, ContactTag, CustomField, ImportRowError
+from cadenza.core.clock import FrozenClock
 from cadenza.core.errors import Conflict, PermissionDenied, ValidationFailed
 from cadenza.storage.models import Job, OutboxMessage
 from cadenza.storage.queue import ClaimedJob
+from cadenza.workers.loop import Worker
 from tests.conftest import Actors
 
 
@@ -69,10 +71,11 @@ def add_contact(container: Container, workspace_id: int, **values: Any) -> int:
         return contact.id
 
 
-def add_field(container: Container, workspace_id: int, key: str, type: str, options: list[str] | None = None) -> None:
+def add_field(container: Container, workspace_id: int, key: str, type: str, options: list[str] | None = None, *,
+              required: bool = False) -> None:
     with container.db.transaction() as session:
         session.add(CustomField(workspace_id=workspace_id, entity="contact", key=key, label=key.title(), type=type,
-                                options=options or [], is_required=False, is_personal=False,
+                                options=options or [], is_required=required, is_personal=False,
                                 created_at=container.clock.now()))
 
 
@@ -98,10 +101,13 @@ MIXED = (
 )
 
 
+@pytest.mark.parametrize("workers", [0, 2], ids=["in-process", "two-worker-processes"])
 def test_good_rows_import_while_bad_rows_are_reported_with_their_line_numbers(container: Container,
-                                                                              actors: Actors) -> None:
+                                                                              actors: Actors, workers: int) -> None:
     alice = actors.alice.principal
     add_field(container, alice.workspace_id, "seats", "number")
+    container.settings.import_workers = workers
+    container.imports.pool_min_bytes = 0  # even this small file goes to the worker processes
 
     done = run(container, alice, MIXED, region="GB")
 
@@ -312,23 +318,24 @@ def test_a_failure_inside_a_chunk_rolls_the_chunk_back_and_the_resume_redoes_it_
         container: Container, actors: Actors, monkeypatch: pytest.MonkeyPatch) -> None:
     alice = actors.alice.principal
     created = start(container, alice, EIGHT, chunk=3)
-    real = import_writer.publish_many
+    real = import_writer.insert_rows
     calls: list[int] = []
 
-    def failing_second_time(*args: Any, **kwargs: Any) -> None:
-        calls.append(1)
-        if len(calls) == 2:
-            raise ConnectionError("database went away")
-        real(*args, **kwargs)
+    def failing_on_the_second_facts(session: Any, table: Any, *args: Any) -> int:
+        if table.name == "outbox":  # the last write of a chunk
+            calls.append(1)
+            if len(calls) == 2:
+                raise ConnectionError("database went away")
+        return real(session, table, *args)
 
-    monkeypatch.setattr(import_writer, "publish_many", failing_second_time)
+    monkeypatch.setattr(import_writer, "insert_rows", failing_on_the_second_facts)
     with pytest.raises(ConnectionError):
         container.imports.run_import(created.id)
     stopped = container.imports.get_import(alice, created.id)
     assert (stopped.status, stopped.rows_total, stopped.rows_created) == ("failed", 3, 3)
     assert count(container, Contact) == 3
 
-    monkeypatch.setattr(import_writer, "publish_many", real)
+    monkeypatch.setattr(import_writer, "insert_rows", real)
     done = container.imports.run_import(created.id)
 
     assert counts(done) == ("done", 8, 7, 0, 0, 1)
@@ -546,3 +553,101 @@ def test_the_uploaded_copy_is_kept_until_the_import_finishes_then_discarded(cont
     assert done.status == "done"
     assert not stored.exists()
     assert container.imports.run_import(created.id).status == "done"  # running it again needs no file
+
+
+REQUIRED = ("email,plan,first name\n"
+            "ada@example.com,pro,Ada\n"
+            "grace@example.com,,Grace\n"  # a new contact without the required plan
+            "old@example.com,,Still Old\n"  # an existing contact: an empty cell changes nothing
+            "alan@example.com,team,Alan\n")
+
+
+def test_a_new_contact_without_a_required_field_is_a_row_error_while_the_good_rows_import(
+        container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    add_field(container, alice.workspace_id, "plan", "enum", ["pro", "team"], required=True)
+    add_contact(container, alice.workspace_id, email="old@example.com", first_name="Old")
+
+    done = run(container, alice, REQUIRED)
+
+    assert counts(done) == ("done", 4, 2, 1, 0, 1)
+    assert row_errors(container, done.id) == [(3, "plan", "plan is required for a new contact")]
+    assert [(p[0], p[3], p[6]) for p in people(container, alice.workspace_id)] == [
+        ("old@example.com", "Still Old", {}), ("ada@example.com", "Ada", {"plan": "pro"}),
+        ("alan@example.com", "Alan", {"plan": "team"})]
+
+
+def test_a_required_field_no_column_fills_fails_every_new_contact_but_updates_existing_ones(
+        container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    add_field(container, alice.workspace_id, "seats", "number", required=True)
+    add_contact(container, alice.workspace_id, email="old@example.com", first_name="Old")
+
+    done = run(container, alice, "email,first name\nnew@example.com,New\nold@example.com,Renamed\n")
+
+    assert counts(done) == ("done", 2, 0, 1, 0, 1)
+    assert row_errors(container, done.id) == [(2, None, "seats is required for a new contact")]
+    assert [p[3] for p in people(container, alice.workspace_id)] == ["Renamed"]
+
+
+def fail(container: Container, principal: Principal, *, error: str = "worker killed") -> ContactImport:
+    created = start(container, principal, EIGHT, chunk=3)
+
+    def killed(progress: ContactImport) -> None:
+        raise RuntimeError(error)
+
+    with pytest.raises(RuntimeError):
+        container.imports.run_import(created.id, progress=killed)
+    return container.imports.get_import(principal, created.id)
+
+
+def test_uploads_of_imports_stopped_longer_than_the_retention_are_deleted_and_cannot_be_resumed(
+        container: Container, actors: Actors, clock: FrozenClock) -> None:
+    alice = actors.alice.principal
+    container.settings.import_upload_retention_days = 14
+    failed = fail(container, alice)
+    cancelled = container.imports.cancel_import(alice, start(container, alice, EIGHT).id)
+    abandoned = start(container, alice, EIGHT)  # created, never run (a CLI import killed before it started)
+    clock.advance(days=13)
+    recent = fail(container, alice)
+    clock.advance(days=1, seconds=1)
+    done = run(container, alice, EIGHT)
+    paths = {i.id: Path(i.stored_path or "") for i in (failed, cancelled, abandoned, recent)}
+
+    assert container.imports.delete_stale_uploads() == 3
+
+    after = {i.id: container.imports.get_import(alice, i.id) for i in (failed, cancelled, abandoned, recent, done)}
+    assert {i: (a.status, a.stored_path is None) for i, a in after.items()} == {
+        failed.id: ("expired", True), cancelled.id: ("expired", True), abandoned.id: ("expired", True),
+        recent.id: ("failed", False), done.id: ("done", False)}
+    assert [paths[i].exists() for i in (failed.id, cancelled.id, abandoned.id, recent.id)] == [
+        False, False, False, True]
+    assert "deleted 14 days after the import stopped" in (after[failed.id].error or "")
+    assert after[failed.id].rows_total == 3  # what was imported stays counted
+    with pytest.raises(Conflict, match="can no longer be resumed"):
+        container.imports.retry_import(alice, failed.id)
+    assert container.imports.run_import(failed.id).status == "expired"
+    assert container.imports.delete_stale_uploads() == 0
+    with container.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry)
+                              .where(AuditEntry.action == "contact_import.expired")) == 3
+
+
+def test_the_cleanup_is_a_recurring_job_that_workers_queue_and_run(container: Container, actors: Actors,
+                                                                   clock: FrozenClock) -> None:
+    alice = actors.alice.principal
+    failed = fail(container, alice)
+    worker = Worker(container)
+
+    worker.maintain(force=True)
+    worker.maintain(force=True)  # queued once
+    with container.db.read() as session:
+        queued = session.execute(select(Job.id, Job.due_at).where(Job.kind == CLEANUP_JOB_KIND)).all()
+    assert [due_at for _id, due_at in queued] == [clock.now() + CLEANUP_EVERY]
+
+    clock.advance(days=container.settings.import_upload_retention_days + 1)
+    worker.run_once()
+
+    assert container.imports.get_import(alice, failed.id).status == "expired"
+    with container.db.read() as session:
+        assert session.scalar(select(Job.status).where(Job.id == queued[0].id)) == "done"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 
 from fastapi.testclient import TestClient
@@ -136,3 +137,23 @@ def test_an_analyst_cannot_upload(sign_in_as: SignIn, actors: Actors, container:
     assert "can read but not change data" in response.text
     uploads = container.settings.data_dir / "uploads"
     assert not uploads.exists() or list(uploads.iterdir()) == []
+
+
+def test_an_import_whose_upload_was_deleted_is_no_longer_offered_for_resuming(
+        sign_in_as: SignIn, actors: Actors, container: Container) -> None:
+    client = sign_in_as(actors.alice)
+    principal = actors.alice.principal
+    failed = container.imports.create_import(principal, "people.csv", io.BytesIO(CSV), run_in_background=False)
+    cancelled = container.imports.cancel_import(principal, container.imports.create_import(
+        principal, "people.csv", io.BytesIO(CSV), run_in_background=False).id)
+    assert "Resume import" in client.get(f"/imports/{cancelled.id}").text
+
+    container.clock.advance(days=container.settings.import_upload_retention_days + 1)  # type: ignore[attr-defined]
+    assert container.imports.delete_stale_uploads() == 2
+
+    client = sign_in_as(actors.alice)  # the first session expired meanwhile
+    for stopped in (failed, cancelled):
+        page = client.get(f"/imports/{stopped.id}").text
+        assert 'data-testid="import-status">expired<' in page
+        assert "Resume import" not in page
+        assert "The uploaded file was deleted 14 days after the import stopped" in page

@@ -112,6 +112,19 @@ class RowProblem:
 _Check = Callable[[str], Any]
 # How a column's cleaned value lands on the row: a ContactRow attribute, a key of `attributes`, or the tags.
 _SET, _ATTRIBUTE, _TAGS = 0, 1, 2
+# The ContactRow attributes a column can set, in the order of `RowValues`.
+_SLOTS = ("email", "external_id", "phone", "first_name", "last_name", "timezone", "company")
+# A valid row as plain data (cheap to send between processes): line, the `_SLOTS` values, tags, attributes.
+RowValues = tuple[Any, ...]
+# Why a row is refused: (column or None, message), one per problem.
+CellProblems = list[tuple[str | None, str]]
+
+
+def contact_row(values: RowValues, raw: str) -> ContactRow:
+    """The ContactRow of `RowReader.check`'s plain values."""
+    line, email, external_id, phone, first_name, last_name, timezone, company, tags, attributes = values
+    return ContactRow(line, raw, email, external_id, phone, first_name, last_name, timezone, company, tags,
+                      attributes)
 
 
 class RowReader:
@@ -121,29 +134,38 @@ class RowReader:
                  default_region: str | None = None) -> None:
         self.width = len(headers)
         self.default_region = default_region
-        self.columns: list[tuple[int, str, str, _Check, int, str]] = []
+        self.columns: list[tuple[int, str, str, _Check, int, Any]] = []
         for index, header in enumerate(headers):
             target = mapping.get(header, IGNORE)
             if target == IGNORE:
                 continue
+            slot: Any
             if target == "tags":
-                kind, name = _TAGS, ""
+                kind, slot = _TAGS, None
             elif target.startswith((FIELD_PREFIX, ATTRIBUTE_PREFIX)):
-                kind, name = _ATTRIBUTE, _label(target)
+                kind, slot = _ATTRIBUTE, _label(target)
             else:
-                kind, name = _SET, target
-            self.columns.append((index, header, _label(target), self._check_for(target, fields), kind, name))
+                kind, slot = _SET, _SLOTS.index(target)
+            self.columns.append((index, header, _label(target), self._check_for(target, fields), kind, slot))
 
     def read(self, row: SourceRow) -> ContactRow | list[RowProblem]:
-        if row.error:
-            return [RowProblem(row.line, None, row.error, row.raw)]
-        values = row.values
+        result = self.check(row.line, row.values, row.error)
+        if isinstance(result, tuple):
+            return contact_row(result, row.raw)
+        return [RowProblem(row.line, column, message, row.raw) for column, message in result]
+
+    def check(self, line: int, values: list[str], error: str | None) -> RowValues | CellProblems:
+        """As `read`, on plain data: the row's values, or its problems."""
+        if error:
+            return [(None, error)]
         count = len(values)
         if count > self.width and any(v.strip() for v in values[self.width:]):
-            return [RowProblem(row.line, None, f"has {count} cells but the header has {self.width}", row.raw)]
-        contact = ContactRow(row.line, row.raw)
-        problems: list[RowProblem] | None = None
-        for index, header, label, check, kind, name in self.columns:
+            return [(None, f"has {count} cells but the header has {self.width}")]
+        found: list[Any] = [None] * len(_SLOTS)
+        tags: list[str] = []
+        attributes: dict[str, Any] = {}
+        problems: CellProblems | None = None
+        for index, header, label, check, kind, slot in self.columns:
             if index >= count:
                 continue
             value = values[index].strip()
@@ -151,23 +173,24 @@ class RowReader:
                 continue
             try:
                 cleaned = check(value)
-            except InvalidValue as error:
-                problems = problems or []
-                problems.append(RowProblem(row.line, header, f"{label} {error}", row.raw))
+            except InvalidValue as problem:
+                if problems is None:
+                    problems = []
+                problems.append((header, f"{label} {problem}"))
                 continue
             if cleaned is None:
                 continue
             if kind == _SET:
-                setattr(contact, name, cleaned)
+                found[slot] = cleaned
             elif kind == _ATTRIBUTE:
-                contact.attributes[name] = cleaned
+                attributes[slot] = cleaned
             else:
-                contact.tags.extend(tag for tag in cleaned if tag not in contact.tags)
+                tags.extend(tag for tag in cleaned if tag not in tags)
         if problems:
             return problems
-        if contact.email is None and contact.external_id is None and contact.phone is None:
-            return [RowProblem(row.line, None, "needs an email, an external id or a phone number", row.raw)]
-        return contact
+        if found[0] is None and found[1] is None and found[2] is None:
+            return [(None, "needs an email, an external id or a phone number")]
+        return (line, *found, tags, attributes)
 
     def _check_for(self, target: str, fields: Mapping[str, FieldChoice]) -> _Check:
         if target == "email":

@@ -9,14 +9,18 @@ the same contact are applied in order (a later row updates what an earlier one c
 overwrites fields with its non-empty cells; empty cells change nothing; custom fields are merged key by
 key; tags are added, never removed; a company name links the workspace's company of that name (created
 when there is none). An import never changes a contact's email or external id once set, and never gives
-one contact another's: a row whose email and external id point to different contacts is an error.
+one contact another's: a row whose email and external id point to different contacts is an error. A row
+that would create a contact without a value for a required custom field is an error too.
+
+Rows are inserted with `insert_rows` (COPY on PostgreSQL, one executemany on SQLite): contacts, tags, row
+errors and the 'contact changed' facts, in that order, so facts keep the order of their contacts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -27,12 +31,16 @@ from cadenza.contacts.import_rows import ContactRow, RowProblem
 from cadenza.contacts.models import Company, Contact, ContactTag, ImportRowError
 from cadenza.storage.bulk import among, insert_rows
 from cadenza.storage.dialect import insert_ignoring_conflicts, reserve_ids
-from cadenza.storage.outbox import contact_changed, publish_many
+from cadenza.storage.models import OutboxMessage
+from cadenza.storage.outbox import CONTACT_CHANGED, contact_changed
 
 _CONTACTS = cast(Table, Contact.__table__)
 _COMPANIES = cast(Table, Company.__table__)
 _TAGS = cast(Table, ContactTag.__table__)
 _ERRORS = cast(Table, ImportRowError.__table__)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
+_ERROR_COLUMNS = ("workspace_id", "import_id", "line", "column", "message", "raw")
+_FACT_COLUMNS = ("workspace_id", "topic", "payload", "created_at")
 _COLUMNS = ("email", "external_id", "phone", "first_name", "last_name", "timezone", "company_id")
 _PLAIN_COLUMNS = ("phone", "first_name", "last_name", "timezone")
 _INSERT_COLUMNS = ("id", "workspace_id", *_COLUMNS, "attributes", "created_at", "updated_at")
@@ -66,8 +74,10 @@ class ChunkPlan:
 
 
 def plan_chunk(session: Session, workspace_id: int, rows: list[ContactRow], problems: list[RowProblem], *,
-               update_existing: bool) -> ChunkPlan:
-    """Decides what each row does, reading what it needs with a few IN queries. Writes nothing."""
+               update_existing: bool, required: Mapping[str, str | None] | None = None) -> ChunkPlan:
+    """Decides what each row does, reading what it needs with a few IN queries. Writes nothing.
+
+    `required`: the required custom fields, each with the column that fills it (None: no column does)."""
     emails = {row.email for row in rows if row.email}
     external_ids = {row.external_id for row in rows if row.external_id}
     existing = _load_contacts(session, workspace_id, emails, external_ids)
@@ -84,6 +94,11 @@ def plan_chunk(session: Session, workspace_id: int, rows: list[ContactRow], prob
         if target is None and row.external_id:
             target = by_external_id.get(row.external_id)
         if target is None:
+            missing = [key for key in required or () if key not in row.attributes]
+            if missing:
+                plan.problems.extend(RowProblem(row.line, (required or {})[key], f"{key} is required for a new "
+                                                f"contact", row.raw) for key in missing)
+                continue
             target = _new_target(row, company_id)
             plan.targets.append(target)
             planned.add(target)
@@ -135,15 +150,19 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
     tags = [{"workspace_id": workspace_id, "contact_id": t.id, "tag": tag} for t in changed for tag in t.new_tags]
     if tags:
         session.execute(insert_ignoring_conflicts(session, _TAGS, ["workspace_id", "contact_id", "tag"]), tags)
-    if plan.problems:
-        session.execute(insert(_ERRORS), [
-            {"workspace_id": workspace_id, "import_id": import_id, "line": p.line,
-             "column": p.column[:255] if p.column else None, "message": p.message, "raw": p.raw}
-            for p in plan.problems])
-    facts = [contact_changed(workspace_id, _id(t), fields=_created_fields(t), reason="import") for t in created]
-    facts.extend(contact_changed(workspace_id, _id(t), fields=list(t.changed), reason="import") for t in changed)
-    publish_many(session, facts, now=now)
+    insert_rows(session, _ERRORS, _ERROR_COLUMNS, [
+        (workspace_id, import_id, p.line, p.column[:255] if p.column else None, p.message, p.raw)
+        for p in plan.problems])
+    facts = [_fact(workspace_id, _id(t), _created_fields(t), now) for t in created]
+    facts.extend(_fact(workspace_id, _id(t), list(t.changed), now) for t in changed)
+    insert_rows(session, _OUTBOX, _FACT_COLUMNS, facts)
     return len(facts)
+
+
+def _fact(workspace_id: int, contact_id: int, fields: list[str], now: dt.datetime) -> tuple[Any, ...]:
+    """A 'contact changed' fact as an outbox row (in `_FACT_COLUMNS` order)."""
+    return (workspace_id, CONTACT_CHANGED, contact_changed(workspace_id, contact_id, fields=fields,
+                                                           reason="import")["payload"], now)
 
 
 def _new_target(row: ContactRow, company_id: int | None) -> _Target:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 import io
 import shutil
 import uuid
@@ -25,14 +26,15 @@ from pathlib import Path
 from typing import BinaryIO
 
 import phonenumbers
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from cadenza.auth import Permission, Principal, record_audit
 from cadenza.config import Settings
 from cadenza.contacts.csv_source import CsvFormat, CsvSource, SourceRow, detect_format
 from cadenza.contacts.errors import require
-from cadenza.contacts.import_rows import ContactRow, RowProblem, RowReader
+from cadenza.contacts.import_rows import ContactRow, RowProblem, contact_row
+from cadenza.contacts.import_validation import Checked, ReaderSpec, available_workers, checked_batches
 from cadenza.contacts.import_writer import plan_chunk, write_chunk
 from cadenza.contacts.mapping import (
     FIELD_PREFIX,
@@ -53,6 +55,10 @@ from cadenza.storage.queue import ClaimedJob, JobQueue, enqueue
 from cadenza.storage.registry import JobRegistry, PermanentJobError
 
 JOB_KIND = "contacts.import"
+CLEANUP_JOB_KIND = "contacts.import_upload_cleanup"
+CLEANUP_EVERY = dt.timedelta(hours=6)
+# Imports whose upload is kept to resume them: failed, cancelled, or stopped without a word (a killed process).
+RESUMABLE = ("failed", "cancelled", "pending", "running")
 PREVIEW_ROWS = 5
 PREVIEW_BYTES = 1024 * 1024
 ProgressCallback = Callable[[ContactImport], None]
@@ -87,6 +93,8 @@ class _Stopped(Exception):
 
 class ImportService:
     chunk_size = 5_000
+    # Files with less than this left to read are validated in this process (starting workers costs ~1 s).
+    pool_min_bytes = 4 * 1024 * 1024
 
     def __init__(self, db: Database, clock: Clock, settings: Settings, queue: JobQueue) -> None:
         self.db = db
@@ -95,8 +103,11 @@ class ImportService:
         self.queue = queue
 
     def register_jobs(self, registry: JobRegistry) -> None:
-        """Registers the job that runs an import uploaded through the UI or API."""
+        """Registers the job that runs an import uploaded through the UI or API, and the recurring one that
+        deletes the uploads of imports that failed or were abandoned long ago."""
         registry.register(JOB_KIND, self._run_job)
+        registry.register(CLEANUP_JOB_KIND, self._run_cleanup_job)
+        registry.every(CLEANUP_JOB_KIND, CLEANUP_EVERY)
 
     # ---- before an import --------------------------------------------------------------------
 
@@ -151,7 +162,7 @@ class ImportService:
                     encoding=fmt.encoding, delimiter=fmt.delimiter, mapping=resolved,
                     update_existing=update_existing, default_region=region, status="pending", rows_total=0,
                     rows_created=0, rows_updated=0, rows_failed=0, rows_skipped=0, bytes_total=size,
-                    bytes_done=0, lines_done=0, created_by=principal.label, created_at=now,
+                    bytes_done=0, lines_done=0, created_by=principal.label, created_at=now, updated_at=now,
                 )
                 session.add(contact_import)
                 session.flush()
@@ -187,33 +198,46 @@ class ImportService:
         missing = [target for target in contact_import.mapping.values() if target_problem(target, set(fields))]
         if missing:
             raise ValidationFailed(f"The mapping uses custom fields that no longer exist: {', '.join(missing)}.")
+        required = _required_fields(contact_import.mapping, fields)
         path = Path(contact_import.stored_path or "")
         with path.open("rb") as stream:
             source = CsvSource(stream, CsvFormat(contact_import.encoding or "utf-8", contact_import.delimiter or ","))
-            reader = RowReader(source.headers, contact_import.mapping, fields, contact_import.default_region)
+            spec = ReaderSpec(source.headers, contact_import.mapping, fields, contact_import.default_region)
             rows = source.rows(contact_import.bytes_done or None, contact_import.lines_done)
             offset = contact_import.bytes_done
-            for batch in _batches(rows, self.chunk_size):
-                contact_import = self._commit_chunk(contact_import, offset, batch, reader)
-                offset = contact_import.bytes_done
-                if progress is not None:
-                    progress(contact_import)
+            checked = checked_batches(_batches(rows, self.chunk_size), spec, self._workers(contact_import))
+            try:
+                for batch, results in checked:
+                    contact_import = self._commit_chunk(contact_import, offset, batch, results, required)
+                    offset = contact_import.bytes_done
+                    if progress is not None:
+                        progress(contact_import)
+            finally:
+                checked.close()  # stops the worker processes, also when a chunk failed
 
-    def _commit_chunk(self, contact_import: ContactImport, offset: int, batch: list[SourceRow],
-                      reader: RowReader) -> ContactImport:
+    def _workers(self, contact_import: ContactImport) -> int:
+        """How many processes validate rows: none for a small remainder, else the setting or one per spare core."""
+        if contact_import.bytes_total - contact_import.bytes_done < self.pool_min_bytes:
+            return 0
+        configured = self.settings.import_workers
+        return available_workers() if configured is None else configured
+
+    def _commit_chunk(self, contact_import: ContactImport, offset: int, batch: list[SourceRow], results: Checked,
+                      required: dict[str, str | None]) -> ContactImport:
         rows: list[ContactRow] = []
         problems: list[RowProblem] = []
-        for source_row in batch:
-            result = reader.read(source_row)
-            if isinstance(result, ContactRow):
-                rows.append(result)
+        for source_row, result in zip(batch, results, strict=True):
+            if isinstance(result, tuple):
+                rows.append(contact_row(result, source_row.raw))
             else:
-                problems.extend(result)
+                problems.extend(RowProblem(source_row.line, column, message, source_row.raw)
+                                for column, message in result)
         workspace_id, import_id = contact_import.workspace_id, contact_import.id
         now = self.clock.now()
         with self.db.transaction() as session:
             plan_each_statement(session)
-            plan = plan_chunk(session, workspace_id, rows, problems, update_existing=contact_import.update_existing)
+            plan = plan_chunk(session, workspace_id, rows, problems, update_existing=contact_import.update_existing,
+                              required=required)
             # First write of the chunk: move the progress on, only from where this run found it. On PostgreSQL
             # this locks the import row, so a second run of the same import waits here and then stops.
             moved = session.execute(
@@ -225,7 +249,8 @@ class ImportService:
                         rows_created=ContactImport.rows_created + plan.created,
                         rows_updated=ContactImport.rows_updated + plan.updated,
                         rows_skipped=ContactImport.rows_skipped + plan.skipped,
-                        rows_failed=ContactImport.rows_failed + plan.failed_rows)
+                        rows_failed=ContactImport.rows_failed + plan.failed_rows,
+                        updated_at=now)
                 .execution_options(synchronize_session=False)
             )
             if moved.rowcount != 1:  # type: ignore[attr-defined]
@@ -241,6 +266,7 @@ class ImportService:
             if contact_import.status in ("pending", "running", "failed"):
                 contact_import.status = "running"
                 contact_import.error = None
+                contact_import.updated_at = self.clock.now()
             return contact_import
 
     def _finish(self, import_id: int) -> ContactImport:
@@ -248,7 +274,7 @@ class ImportService:
         with self.db.transaction() as session:
             done = session.execute(
                 update(ContactImport).where(ContactImport.id == import_id, ContactImport.status == "running")
-                .values(status="done", finished_at=now).execution_options(synchronize_session=False))
+                .values(status="done", finished_at=now, updated_at=now).execution_options(synchronize_session=False))
             contact_import = _reload(session, import_id)
             if done.rowcount == 1:  # type: ignore[attr-defined]
                 record_audit(session, Principal.system(contact_import.workspace_id, "import"),
@@ -260,9 +286,13 @@ class ImportService:
 
     def _discard_upload(self, contact_import: ContactImport) -> None:
         """A finished import needs its copy of the upload no more (failed ones keep it, to be resumed)."""
-        if not contact_import.stored_path:
+        self._delete_upload(contact_import.stored_path)
+
+    def _delete_upload(self, stored_path: str | None) -> None:
+        """Deletes an import's copy of its upload (only ever a file in the imports directory)."""
+        if not stored_path:
             return
-        path = Path(contact_import.stored_path)
+        path = Path(stored_path)
         if path.parent.resolve() == (self.settings.data_dir / "imports").resolve():
             path.unlink(missing_ok=True)
 
@@ -270,7 +300,10 @@ class ImportService:
         with self.db.transaction() as session:
             session.execute(update(ContactImport).where(ContactImport.id == import_id,
                                                         ContactImport.status == "running")
-                            .values(status="failed", error=error[:4000]))
+                            .values(status="failed", error=error[:4000], updated_at=self.clock.now()))
+
+    def _run_cleanup_job(self, _job: ClaimedJob) -> None:
+        self.delete_stale_uploads()
 
     def _run_job(self, job: ClaimedJob) -> None:
         import_id = int(job.payload["import_id"])
@@ -352,6 +385,7 @@ class ImportService:
                 raise Conflict(f"Import {import_id} is already {contact_import.status}.")
             contact_import.status = "cancelled"
             contact_import.finished_at = now
+            contact_import.updated_at = now
             record_audit(session, principal, "contact_import.cancelled", at=now, target_type="contact_import",
                          target_id=import_id, changes=_counts(contact_import))
             return contact_import
@@ -362,16 +396,51 @@ class ImportService:
         now = self.clock.now()
         with self.db.transaction() as session:
             contact_import = _owned(session, principal, import_id)
+            if contact_import.status == "expired":
+                raise Conflict(f"Import {import_id} can no longer be resumed: its upload was deleted. Import the "
+                               f"file again (rows already imported are matched, not duplicated).")
             if contact_import.status not in ("failed", "cancelled"):
                 raise Conflict(f"Import {import_id} is {contact_import.status}; only a failed or cancelled "
                                f"import can be retried.")
             contact_import.status = "pending"
             contact_import.error = None
             contact_import.finished_at = None
+            contact_import.updated_at = now
             record_audit(session, principal, "contact_import.retried", at=now, target_type="contact_import",
                          target_id=import_id, changes=_counts(contact_import))
             self._enqueue(session, contact_import)
             return contact_import
+
+    # ---- housekeeping ------------------------------------------------------------------------------
+
+    def delete_stale_uploads(self, limit: int = 1_000) -> int:
+        """Deletes the uploads of imports that failed or were abandoned (cancelled, or stopped half-way
+        without a word) more than `import_upload_retention_days` ago, and marks those imports `expired`,
+        which cannot be resumed. Returns how many (at most `limit` per call; the job runs again)."""
+        now = self.clock.now()
+        cutoff = now - dt.timedelta(days=self.settings.import_upload_retention_days)
+        days = f"{self.settings.import_upload_retention_days:g}"
+        with self.db.transaction() as session:
+            stale = session.execute(
+                select(ContactImport.id, ContactImport.workspace_id, ContactImport.status, ContactImport.stored_path)
+                .where(ContactImport.status.in_(RESUMABLE),
+                       func.coalesce(ContactImport.updated_at, ContactImport.created_at) < cutoff)
+                .order_by(ContactImport.id).limit(limit)).all()
+            for import_id, workspace_id, status, _path in stale:
+                session.execute(
+                    update(ContactImport).where(ContactImport.id == import_id, ContactImport.status == status)
+                    .values(status="expired", stored_path=None, finished_at=func.coalesce(ContactImport.finished_at,
+                                                                                          now),
+                            updated_at=now,
+                            error=f"The uploaded file was deleted {days} days after the import stopped; import "
+                                  f"the file again to add the rows not imported yet.")
+                    .execution_options(synchronize_session=False))
+                record_audit(session, Principal.system(workspace_id, "import-cleanup"), "contact_import.expired",
+                             at=now, target_type="contact_import", target_id=import_id,
+                             changes={"status": [status, "expired"]})
+        for _id, _workspace_id, _status, path in stale:  # after the commit: an expired import never needs it
+            self._delete_upload(path)
+        return len(stale)
 
     # ---- helpers ---------------------------------------------------------------------------------
 
@@ -388,7 +457,8 @@ class ImportService:
             rows = session.scalars(select(CustomField).where(CustomField.workspace_id == workspace_id,
                                                              CustomField.entity == "contact")
                                    .order_by(CustomField.id))
-            return [FieldChoice(row.key, row.label, row.type, tuple(row.options or ())) for row in rows]
+            return [FieldChoice(row.key, row.label, row.type, tuple(row.options or ()), row.is_required)
+                    for row in rows]
 
 
 def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
@@ -400,6 +470,13 @@ def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
             batch = []
     if batch:
         yield batch
+
+
+def _required_fields(mapping: dict[str, str], fields: dict[str, FieldChoice]) -> dict[str, str | None]:
+    """Required custom fields → the column that fills each (None when no column does)."""
+    columns = {target[len(FIELD_PREFIX):]: header for header, target in mapping.items()
+               if target.startswith(FIELD_PREFIX)}
+    return {key: columns.get(key) for key, field in sorted(fields.items()) if field.is_required}
 
 
 def _owned(session: Session, principal: Principal, import_id: int) -> ContactImport:

@@ -51,6 +51,7 @@ class FieldChoice:
     label: str
     type: str
     options: tuple[str, ...] = ()
+    is_required: bool = False  # a new contact must have a value
 
 
 def header_key(header: str) -> str:

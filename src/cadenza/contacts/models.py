@@ -193,7 +193,7 @@ class ContactImport(Base):
     mapping: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     update_existing: Mapped[bool] = mapped_column(Boolean, default=True)
     default_region: Mapped[str | None] = mapped_column(String(2), nullable=True)  # phone numbers without +
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|running|done|failed|cancelled
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending|running|done|failed|cancelled|expired
     rows_total: Mapped[int] = mapped_column(Integer, default=0)
     rows_created: Mapped[int] = mapped_column(Integer, default=0)
     rows_updated: Mapped[int] = mapped_column(Integer, default=0)
@@ -207,6 +207,9 @@ class ContactImport(Base):
     created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # The last change of status or progress: when a failed or abandoned import stopped (uploads of those
+    # are deleted some days later, see `ImportService.delete_stale_uploads`).
+    updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ImportRowError(Base):

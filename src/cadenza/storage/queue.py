@@ -28,7 +28,7 @@ in-process signal on every dialect; see `cadenza.storage.wakeups`), so a job sta
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -45,6 +45,8 @@ LEASE = dt.timedelta(minutes=5)
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 # Namespace of the advisory locks that serialise claims per job key (PostgreSQL only).
 _KEY_LOCK_NAMESPACE = 7_311_001
+# Namespace of the advisory locks that make scheduling a recurring job a singleton (PostgreSQL only).
+_RECURRING_LOCK_NAMESPACE = 7_311_003
 
 
 @dataclass(frozen=True)
@@ -292,6 +294,24 @@ class JobQueue:
         with self.db.transaction() as session:
             result = session.execute(update(Job).where(Job.id == job_id, Job.status == "running").values(**values))
             return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def schedule_recurring(self, every: Mapping[str, dt.timedelta], now: dt.datetime) -> list[str]:
+        """Makes sure each recurring job kind (a system job keyed by its kind) has its next run queued: due one
+        interval after the last run was due (or after now, the first time). Returns the kinds queued."""
+        queued: list[str] = []
+        for kind, interval in sorted(every.items()):
+            with self.db.transaction() as session:
+                if self.db.is_postgres:  # two workers scheduling at once queue it once
+                    session.execute(text("SELECT pg_advisory_xact_lock(:namespace, hashtext(:kind))"),
+                                    {"namespace": _RECURRING_LOCK_NAMESPACE, "kind": kind})
+                last = session.execute(select(Job.status, Job.due_at).where(Job.key == kind)
+                                       .order_by(Job.id.desc()).limit(1)).first()
+                if last is not None and last.status in ("queued", "running"):
+                    continue
+                due_at = now + interval if last is None else max(now, last.due_at + interval)
+                enqueue(session, kind, {}, now=now, due_at=due_at, key=kind)
+                queued.append(kind)
+        return queued
 
     # ---- what operators and workspaces do ----------------------------------------------------
 

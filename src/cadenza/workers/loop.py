@@ -118,7 +118,8 @@ class Worker:
         self._last_heartbeat = time.monotonic()
 
     def maintain(self, force: bool = False) -> None:
-        """Hourly: forgets relayed facts after a week, expired idempotency keys, long-gone workers."""
+        """Hourly: forgets relayed facts after a week, expired idempotency keys, long-gone workers; queues the
+        recurring jobs that are due (`JobRegistry.every`)."""
         if not force and time.monotonic() - self._last_maintenance < MAINTENANCE_SECONDS:
             return
         container = self.container
@@ -127,6 +128,7 @@ class Worker:
         container.idempotency.prune(now)
         with container.db.transaction() as session:
             session.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.heartbeat_at < now - HEARTBEATS_KEPT))
+        container.queue.schedule_recurring(container.jobs.recurring, now)
         self._last_maintenance = time.monotonic()
 
     def relay_outbox(self) -> int:

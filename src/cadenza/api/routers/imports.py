@@ -38,7 +38,7 @@ class ImportOut(BaseModel):
 
     id: int
     filename: str
-    status: str  # pending|running|done|failed|cancelled
+    status: str  # pending|running|done|failed|cancelled|expired (upload deleted: cannot be resumed)
     encoding: str | None
     delimiter: str | None
     mapping: dict[str, str]

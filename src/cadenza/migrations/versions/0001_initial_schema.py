@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 06:53:01.730699
+Create Date: 2026-11-25 06:53:58.203827
 """
 from collections.abc import Sequence
 
@@ -156,6 +156,7 @@ def upgrade() -> None:
     sa.Column('created_by', sa.String(length=320), nullable=False),
     sa.Column('created_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('finished_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('updated_at', cadenza.storage.base.UTCDateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_contact_imports_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_contact_imports'))
     )
