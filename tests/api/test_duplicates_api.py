@@ -153,7 +153,7 @@ def test_a_scan_can_be_cancelled_and_a_scan_whose_job_was_cancelled_shows_it(
     assert third["id"] not in (first["id"], second["id"])
     Worker(container).run_once()
     with container.db.read() as session:
-        statuses = dict(session.execute(select(DuplicateScan.id, DuplicateScan.status)).tuples().all())
+        statuses = dict(session.execute(select(DuplicateScan.id, DuplicateScan.status)).all())
     assert statuses == {first["id"]: "cancelled", second["id"]: "cancelled", third["id"]: "done"}
 
 

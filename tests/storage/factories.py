@@ -28,4 +28,4 @@ def job(container: Container, job_id: int) -> JobInfo:
 
 def statuses(container: Container) -> dict[int, str]:
     with container.db.read() as session:
-        return dict(session.execute(select(Job.id, Job.status).order_by(Job.id)).tuples().all())
+        return dict(session.execute(select(Job.id, Job.status).order_by(Job.id)).all())

@@ -144,7 +144,7 @@ def _kill_mid_batch_and_recover(container: Container, fleet: Fleet) -> None:
     fleet.start(1)
     wait_for(lambda: sum(len(r) for r in runs_per_job(container, ids).values()) == 1, "the first probe to run")
     with container.db.read() as session:
-        claims = dict(session.execute(select(Job.id, Job.claimed_by).where(Job.id.in_(ids))).tuples().all())
+        claims = dict(session.execute(select(Job.id, Job.claimed_by).where(Job.id.in_(ids))).all())
     (killed,) = set(claims.values())  # the whole batch of 5 is held by the one worker
     assert killed is not None
 
@@ -161,7 +161,7 @@ def _kill_mid_batch_and_recover(container: Container, fleet: Fleet) -> None:
     # At least once: the probe that ran when its worker died ran again; the four it never started ran once.
     assert runs == {ids[0]: [killed, survivor], **{job_id: [survivor] for job_id in ids[1:]}}
     with container.db.read() as session:
-        assert dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(ids))).tuples().all()) == {
+        assert dict(session.execute(select(Job.id, Job.status).where(Job.id.in_(ids))).all()) == {
             job_id: "done" for job_id in ids}
 
 
