@@ -33,8 +33,9 @@ def assets_directory() -> Path:
     return Path(str(files(ASSETS_PACKAGE) / "static"))
 
 
-class _VersionedAssets(StaticFiles):
-    """The assets' URLs carry the package's version: browsers may keep them until it changes."""
+class ImmutableStaticFiles(StaticFiles):
+    """Static files whose URLs change with their content (a version or a fingerprint in them): browsers may keep
+    them for a year."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
@@ -48,7 +49,7 @@ def mount_docs(app: FastAPI) -> None:
     """Serves /docs for `app`, which must be created with `docs_url=None, redoc_url=None`."""
     openapi_url = app.openapi_url or "/openapi.json"
     suffix = f"?v={version(ASSETS_PACKAGE)}"
-    app.mount(ASSETS, _VersionedAssets(directory=assets_directory()), name="docs-assets")
+    app.mount(ASSETS, ImmutableStaticFiles(directory=assets_directory()), name="docs-assets")
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:

@@ -7,9 +7,8 @@ import inspect
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
 
+from cadenza.api.docs import ImmutableStaticFiles
 from cadenza.bootstrap import Container
 from cadenza.web.pages import (
     api_keys,
@@ -31,17 +30,6 @@ from cadenza.web.ui_route import error_page
 API_PATHS = ("/api/", "/v1/", "/docs", "/redoc", "/openapi.json", "/healthz", "/readyz", "/metrics", "/static/")
 
 
-class CachedStaticFiles(StaticFiles):
-    """Static assets are fingerprinted (`?v=<hash>`), so browsers may keep them for a long time."""
-
-    async def get_response(self, path: str, scope: Scope) -> Response:
-        response = await super().get_response(path, scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-            response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
-
-
 def mount_ui(app: FastAPI, container: Container) -> None:
     settings = container.settings
     app.state.ui_config = UiConfig(
@@ -50,7 +38,7 @@ def mount_ui(app: FastAPI, container: Container) -> None:
         base_url=settings.base_url,
         session_max_age=settings.session_max_age_seconds,
     )
-    app.mount("/static", CachedStaticFiles(directory=STATIC), name="static")
+    app.mount("/static", ImmutableStaticFiles(directory=STATIC), name="static")  # fingerprinted: ?v=<hash>
     for module in (auth, dashboard, duplicates, contacts, contact_edit, companies, imports, users, api_keys, audit):
         app.include_router(module.router)
     _html_errors_outside_the_api(app)
