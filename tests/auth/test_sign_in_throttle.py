@@ -81,7 +81,39 @@ def test_a_success_clears_the_email_s_failures(container: Container, actors: Act
     _fail(container)  # two more: had the first two still counted, this would be the 4th and have to wait
     with container.db.read() as session:
         rows = list(session.scalars(select(SignInThrottle)))
-    assert sorted(len(row.failures) for row in rows) == [2, 4]  # the email's two, the network's four
+    # the email's two from this network and from any network, the network's four
+    assert sorted(len(row.failures) for row in rows) == [2, 2, 4]
+
+
+def test_failures_from_one_network_do_not_lock_the_account_out_on_another(container: Container, actors: Actors,
+                                                                          clock: FrozenClock) -> None:
+    _five_failures(container, clock)
+    clock.advance(seconds=1)
+    _refused(container, ALICE, actors.alice.password)
+
+    container.access.sign_in(ALICE, actors.alice.password, client_ip="198.51.100.20")
+
+    assert _sessions(container) == 1
+
+
+def test_guessing_spread_over_many_networks_is_capped_per_account(container: Container, actors: Actors,
+                                                                  clock: FrozenClock) -> None:
+    failures, attempt = 0, 0
+    while failures < 30:
+        ip = f"198.51.100.{attempt // 3}"  # three guesses from each network, each as soon as allowed
+        try:
+            container.access.sign_in(ALICE, "not the password", client_ip=ip)
+        except SignInThrottled as refused:
+            clock.advance(seconds=refused.retry_after or 1)
+            continue
+        except InvalidCredentials:
+            failures += 1
+        attempt += 1
+
+    refused = _refused(container, ALICE, actors.alice.password, ip="192.0.2.200")
+    assert refused.retry_after is not None and refused.retry_after > 59 * 60
+    clock.advance(seconds=refused.retry_after)
+    container.access.sign_in(ALICE, actors.alice.password, client_ip="192.0.2.200")
 
 
 def test_an_unknown_email_is_throttled_exactly_like_a_known_one(container: Container, actors: Actors,

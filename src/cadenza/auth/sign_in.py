@@ -19,6 +19,7 @@ from cadenza.auth.models import Membership, SignInThrottle, User, UserSession, W
 from cadenza.auth.roles import Principal, Role
 from cadenza.auth.secrets import digest, new_token, verify_nothing, verify_password
 from cadenza.auth.throttle import (
+    ACCOUNT_LIMIT,
     EMAIL_LIMIT,
     NETWORK_LIMIT,
     Limit,
@@ -37,7 +38,7 @@ log = logging.getLogger(__name__)
 
 WRONG = "The email or password is not right."
 # A throttle row older than this says nothing any more: every failure in it is past its window and lockout.
-_FORGET_AFTER = max(max(limit.window, limit.lockout) for limit in (EMAIL_LIMIT, NETWORK_LIMIT))
+_FORGET_AFTER = max(max(limit.window, limit.lockout) for limit in (EMAIL_LIMIT, ACCOUNT_LIMIT, NETWORK_LIMIT))
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,8 @@ class SignInUseCases:
                 client_ip: str | None = None) -> tuple[str, SignedIn]:
         """Checks the password and opens a session. Returns the cookie token and who signed in.
 
-        Failed attempts are counted per email address and per client network (`auth.throttle`): past the
+        Failed attempts are counted per email address from this network, per email address from any network
+        and per client network (`auth.throttle`): past the
         limits this raises SignInThrottled, saying when to try again, without looking at the password. A wrong
         password and an unknown email take the same time, give the same answer and count the same; admins of
         the user's workspaces see failures for the user in the audit log.
@@ -174,9 +176,13 @@ def _open_session(session: Session, user_id: int, password_hash: str, workspace_
 
 
 def _subjects(email: str, client_ip: str | None) -> list[_Subject]:
-    subjects = [_Subject("email:" + digest(email), EMAIL_LIMIT, is_email=True)]
+    """The email from this network first (its failures are the ones the user is told of), then the email from
+    any network, then the network (when the client's address is known)."""
+    network = client_network(client_ip) if client_ip else ""
+    subjects = [_Subject("email-network:" + digest(f"{email}\n{network}"), EMAIL_LIMIT, is_email=True),
+                _Subject("email:" + digest(email), ACCOUNT_LIMIT, is_email=True)]
     if client_ip:
-        subjects.append(_Subject("network:" + digest(client_network(client_ip)), NETWORK_LIMIT, is_email=False))
+        subjects.append(_Subject("network:" + digest(network), NETWORK_LIMIT, is_email=False))
     return subjects
 
 

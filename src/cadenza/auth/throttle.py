@@ -40,10 +40,15 @@ class Limit:
         return min(self.first_delay * 2**steps, self.max_delay)
 
 
-# Per email address: the 3rd and 4th failures in 15 minutes make the next attempt wait 5 s, then 10 s; the 5th
-# refuses attempts for 15 minutes. Per client network: the same from the 10th failure, refused from the 20th.
+# Per email address from one client network: the 3rd and 4th failures in 15 minutes make the next attempt wait
+# 5 s, then 10 s; the 5th refuses attempts for 15 minutes. Someone on another network is not locked out by them.
+# Per email address from any network: slowed from the 10th failure in an hour, refused for an hour after the
+# 30th (guessing spread over many networks). Per client network: slowed from the 10th failure in 15 minutes,
+# refused from the 20th.
 EMAIL_LIMIT = Limit(max_failures=5, window=dt.timedelta(minutes=15), lockout=dt.timedelta(minutes=15),
                     slow_after=3, first_delay=dt.timedelta(seconds=5), max_delay=dt.timedelta(minutes=1))
+ACCOUNT_LIMIT = Limit(max_failures=30, window=dt.timedelta(hours=1), lockout=dt.timedelta(hours=1),
+                      slow_after=10, first_delay=dt.timedelta(seconds=5), max_delay=dt.timedelta(minutes=1))
 NETWORK_LIMIT = Limit(max_failures=20, window=dt.timedelta(minutes=15), lockout=dt.timedelta(minutes=15),
                       slow_after=10, first_delay=dt.timedelta(seconds=5), max_delay=dt.timedelta(minutes=1))
 
