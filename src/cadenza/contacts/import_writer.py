@@ -31,16 +31,13 @@ from cadenza.contacts.import_rows import ContactRow, RowProblem
 from cadenza.contacts.models import Company, Contact, ContactTag, ImportRowError
 from cadenza.storage.bulk import among, insert_rows
 from cadenza.storage.dialect import insert_ignoring_conflicts, reserve_ids
-from cadenza.storage.models import OutboxMessage
-from cadenza.storage.outbox import CONTACT_CHANGED, contact_changed
+from cadenza.storage.outbox import contact_changed, publish_many
 
 _CONTACTS = cast(Table, Contact.__table__)
 _COMPANIES = cast(Table, Company.__table__)
 _TAGS = cast(Table, ContactTag.__table__)
 _ERRORS = cast(Table, ImportRowError.__table__)
-_OUTBOX = cast(Table, OutboxMessage.__table__)
 _ERROR_COLUMNS = ("workspace_id", "import_id", "line", "column", "message", "raw")
-_FACT_COLUMNS = ("workspace_id", "topic", "payload", "created_at")
 _COLUMNS = ("email", "external_id", "phone", "first_name", "last_name", "timezone", "company_id")
 _PLAIN_COLUMNS = ("phone", "first_name", "last_name", "timezone")
 _INSERT_COLUMNS = ("id", "workspace_id", *_COLUMNS, "attributes", "created_at", "updated_at")
@@ -153,16 +150,10 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
     insert_rows(session, _ERRORS, _ERROR_COLUMNS, [
         (workspace_id, import_id, p.line, p.column[:255] if p.column else None, p.message, p.raw)
         for p in plan.problems])
-    facts = [_fact(workspace_id, _id(t), _created_fields(t), now) for t in created]
-    facts.extend(_fact(workspace_id, _id(t), list(t.changed), now) for t in changed)
-    insert_rows(session, _OUTBOX, _FACT_COLUMNS, facts)
+    facts = [contact_changed(workspace_id, _id(t), fields=_created_fields(t), reason="import") for t in created]
+    facts.extend(contact_changed(workspace_id, _id(t), fields=list(t.changed), reason="import") for t in changed)
+    publish_many(session, facts, now=now)
     return len(facts)
-
-
-def _fact(workspace_id: int, contact_id: int, fields: list[str], now: dt.datetime) -> tuple[Any, ...]:
-    """A 'contact changed' fact as an outbox row (in `_FACT_COLUMNS` order)."""
-    return (workspace_id, CONTACT_CHANGED, contact_changed(workspace_id, contact_id, fields=fields,
-                                                           reason="import")["payload"], now)
 
 
 def _new_target(row: ContactRow, company_id: int | None) -> _Target:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from cadenza.storage.bulk import insert_rows
 from cadenza.storage.database import Database
 from cadenza.storage.models import OutboxMessage
 from cadenza.storage.queue import enqueue_many
@@ -30,6 +31,8 @@ CONTACT_CHANGED = "contact.changed"
 _RELAY_LOCK = (7_311_002, 1)
 
 Fact = tuple[str, int | None, dict[str, Any]]
+_FACT_COLUMNS = ("workspace_id", "topic", "payload", "created_at")
+_BULK_FROM = 8  # facts: below this a plain INSERT costs fewer round trips than COPY
 
 
 def publish(session: Session, topic: str, payload: dict[str, Any], *, now: dt.datetime,
@@ -39,9 +42,12 @@ def publish(session: Session, topic: str, payload: dict[str, Any], *, now: dt.da
 
 
 def publish_many(session: Session, rows: list[dict[str, Any]], *, now: dt.datetime) -> None:
-    """Adds many facts in one statement: rows of {workspace_id, topic, payload}."""
-    if rows:
-        # Core, not ORM, bulk insert: the same rows at ~60% of the cost (an import writes one fact per contact).
+    """Adds many facts at once: rows of {workspace_id, topic, payload}. A few go in one Core INSERT; more take the
+    bulk path (COPY on PostgreSQL: one round trip rather than one prepared statement a row)."""
+    if len(rows) >= _BULK_FROM:
+        insert_rows(session, cast(Table, OutboxMessage.__table__), _FACT_COLUMNS,
+                    [(row.get("workspace_id"), row["topic"], row["payload"], now) for row in rows])
+    elif rows:
         session.execute(insert(OutboxMessage.__table__), [{**row, "created_at": now} for row in rows])  # type: ignore[arg-type]
 
 
