@@ -11,6 +11,7 @@ from cadenza.auth import Principal, Scope
 from cadenza.bootstrap import Container
 from cadenza.core.errors import PermissionDenied
 from cadenza.events import service as ingest_service
+from cadenza.events.errors import IngestBusy
 from tests.conftest import Actors
 from tests.events.factories import contact_by_user, contacts, events, facts, identify, ingest, track
 
@@ -34,6 +35,24 @@ def test_a_failure_while_storing_leaves_nothing_of_the_request(container: Contai
     with pytest.raises(RuntimeError):
         ingest(container, actors.alice.principal, identify(userId="u1", anonymousId="a1"), track(userId="u1"))
 
+    assert (events(container, actors.alice.workspace_id), contacts(container, actors.alice.workspace_id)) == ([], [])
+
+
+def test_a_request_beaten_by_concurrent_duplicates_every_time_says_so_and_stores_nothing(
+        container: Container, actors: Actors, monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[int] = []
+
+    def always_beaten(*_args: Any, **_kwargs: Any) -> None:
+        attempts.append(1)
+        raise ingest_service._ConcurrentDuplicate
+
+    monkeypatch.setattr(ingest_service, "_insert_events", always_beaten)
+
+    with pytest.raises(IngestBusy) as raised:
+        ingest(container, actors.alice.principal, identify(userId="u1"), track(userId="u1"))
+
+    assert (raised.value.status, raised.value.headers) == (503, {"Retry-After": "1"})
+    assert len(attempts) == 3
     assert (events(container, actors.alice.workspace_id), contacts(container, actors.alice.workspace_id)) == ([], [])
 
 

@@ -21,6 +21,18 @@ class InvalidMessage(CadenzaError):
     type_slug = "invalid-message"
 
 
+class IngestBusy(CadenzaError):
+    """Concurrent requests kept storing some of this request's messageIds first: nothing of it was stored."""
+
+    status = 503
+    title = "Busy: send the request again"
+    type_slug = "ingest-busy"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": "1"}
+
+
 class BatchTooLarge(PayloadTooLarge):
     title = "Batch too large"
     type_slug = "batch-too-large"

@@ -13,7 +13,7 @@ import contextlib
 import datetime as dt
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -25,6 +25,7 @@ from cadenza.config import Settings
 from cadenza.contacts import ContactDraft, IdentityResolution, email_or_none
 from cadenza.core.clock import Clock
 from cadenza.core.errors import PermissionDenied
+from cadenza.events.errors import IngestBusy
 from cadenza.events.intake import Accepted, BatchDefaults, encode_items, new_message_id, read_messages
 from cadenza.events.models import Event
 from cadenza.storage import Database
@@ -58,7 +59,8 @@ class IngestService:
         self.confirm_key = confirm_key
         # SQLite has one writer: ingest threads wait for it here, before taking a pooled connection, rather
         # than each holding a connection inside SQLite's busy handler (up to its 30 s timeout) under load.
-        self._write_lock = None if db.is_postgres else threading.Lock()
+        self._write_lock: contextlib.AbstractContextManager[Any] = (
+            contextlib.nullcontext() if db.is_postgres else threading.Lock())
 
     def ingest(self, principal: Principal, items: list[Any], *, defaults: BatchDefaults | None = None,
                source: str = "api") -> IngestResult:
@@ -76,30 +78,25 @@ class IngestService:
         received_at = self.clock.now()
         intake = read_messages(messages, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
                                defaults=defaults, new_id=self.new_id)
-        if not intake.accepted and self.confirm_key is not None:
-            with self.db.read() as session:
-                self.confirm_key(session, principal)
-        for _attempt in range(3):
+        if not intake.accepted:
+            if self.confirm_key is not None:
+                with self.db.read() as session:
+                    self.confirm_key(session, principal)
+            return IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
+        attempt = 1
+        while True:
             result = IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
-            if not intake.accepted:
-                break
             try:
-                with self._writing(), self.db.transaction() as session:
+                with self._write_lock, self.db.transaction() as session:
                     if self.confirm_key is not None:
                         self.confirm_key(session, principal)
                     self._store(session, principal.workspace_id, intake.accepted, received_at, source, result)
-                break
+                return result
             except _ConcurrentDuplicate:  # another request stored some of these messageIds a moment ago
-                continue
-        return result
-
-    @contextlib.contextmanager
-    def _writing(self) -> Iterator[None]:
-        if self._write_lock is None:
-            yield
-            return
-        with self._write_lock:
-            yield
+                if attempt == _ATTEMPTS:  # nothing was stored: the client must send it again
+                    raise IngestBusy("Other requests kept storing the same messageIds at the same moment; "
+                                     "nothing of this one was stored. Send it again.") from None
+                attempt += 1
 
     def _store(self, session: Session, workspace_id: int, accepted: list[Accepted], received_at: dt.datetime,
                source: str, result: IngestResult) -> None:
@@ -164,6 +161,9 @@ def _statements(session: Session) -> _Statements:
     if dialect not in _STATEMENTS:
         _STATEMENTS[dialect] = _Statements(session)
     return _STATEMENTS[dialect]
+
+
+_ATTEMPTS = 3  # a request redone after a concurrent one stored some of its messageIds
 
 
 class _ConcurrentDuplicate(Exception):
