@@ -66,6 +66,14 @@ def test_a_workspace_lists_only_its_own_jobs_newest_first(api: TestClient, conta
     assert ([j["id"] for j in second["data"]], second["next_cursor"]) == ([ids[0]], None)
 
 
+@pytest.mark.parametrize("cursor", ["bogus!", "WzEsMl0", "WyJ4Il0"])  # not base64 JSON; [1, 2]; ["x"]
+def test_a_cursor_this_server_did_not_issue_is_422(api: TestClient, actors: Actors, cursor: str) -> None:
+    response = api.get("/api/v1/jobs", params={"cursor": cursor}, headers=actors.alice.headers(Scope.READ))
+
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"field": "cursor"}]
+
+
 def test_jobs_are_filtered_by_status(api: TestClient, container: Container, actors: Actors) -> None:
     ws = actors.alice.workspace_id
     failed = failed_job(container, ws)

@@ -19,7 +19,7 @@ from cadenza.auth.roles import Permission, Principal, Role, can_grant, granting_
 from cadenza.auth.secrets import hash_password, validate_password
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
 from cadenza.storage import Database
 
 
@@ -75,7 +75,7 @@ class MemberUseCases:
         query = (select(User, Membership.role).join(Membership, Membership.user_id == User.id)
                  .where(Membership.workspace_id == actor.workspace_id))
         if cursor:
-            query = query.where(User.id > cursor_id(cursor))
+            query = query.where(User.id > id_from_cursor(cursor))
         with detached_read(self.db) as session:
             rows = [(user, Role(role)) for user, role in session.execute(query.order_by(User.id).limit(limit + 1))]
         next_cursor = encode_cursor([rows[limit - 1][0].id]) if len(rows) > limit else None
@@ -149,14 +149,6 @@ def detached_read(db: Database) -> Iterator[Session]:
 def require(actor: Principal, permission: Permission) -> None:
     if not actor.can(permission):
         raise PermissionDenied(f"This needs the {permission} permission.")
-
-
-def cursor_id(cursor: str) -> int:
-    """The row id a keyset cursor names."""
-    values = decode_cursor(cursor)
-    if len(values) != 1 or type(values[0]) is not int:
-        raise ValidationFailed("The cursor is not one this server issued.", errors=[{"field": "cursor"}])
-    return values[0]
 
 
 def clean_name(name: str, field: str = "name") -> str:

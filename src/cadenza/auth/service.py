@@ -14,7 +14,6 @@ from cadenza.auth.errors import InvalidApiKey
 from cadenza.auth.members import (
     MemberUseCases,
     clean_name,
-    cursor_id,
     detached_read,
     normalise_email,
     require,
@@ -31,7 +30,7 @@ from cadenza.auth.secrets import (
 from cadenza.auth.sign_in import SignInUseCases
 from cadenza.core.clock import Clock
 from cadenza.core.errors import NotFound, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor
+from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
 from cadenza.core.text import slugify
 from cadenza.storage import Database
 from cadenza.storage.lookup import fetch_row
@@ -171,7 +170,7 @@ class AccessControl(MemberUseCases, SignInUseCases):
         limit = clamp_limit(limit)
         query = select(ApiKey).where(ApiKey.workspace_id == actor.workspace_id)
         if cursor:
-            query = query.where(ApiKey.id < cursor_id(cursor))
+            query = query.where(ApiKey.id < id_from_cursor(cursor))
         with detached_read(self.db) as session:
             rows = list(session.scalars(query.order_by(ApiKey.id.desc()).limit(limit + 1)))
         next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
@@ -265,7 +264,7 @@ class AccessControl(MemberUseCases, SignInUseCases):
             if value is not None and value != "":
                 query = query.where(column == value)
         if cursor:
-            query = query.where(AuditEntry.id < cursor_id(cursor))
+            query = query.where(AuditEntry.id < id_from_cursor(cursor))
         with detached_read(self.db) as session:
             rows = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)))
         next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None

@@ -26,10 +26,10 @@ from cadenza.contacts.schemas import (
     ContactFilters,
     ContactOut,
 )
-from cadenza.contacts.service import conflicts_as_409, id_from_cursor
+from cadenza.contacts.service import conflicts_as_409
 from cadenza.core.clock import Clock
 from cadenza.core.errors import ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor
+from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
 from cadenza.storage import Database
 from cadenza.storage.dialect import search_lower, starts_with
 from cadenza.storage.outbox import contact_changed, publish_many

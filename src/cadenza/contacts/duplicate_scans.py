@@ -27,8 +27,8 @@ from cadenza.contacts.duplicates import DuplicateService
 from cadenza.contacts.errors import require
 from cadenza.contacts.models import DuplicateScan
 from cadenza.core.clock import Clock
-from cadenza.core.errors import Conflict, NotFound, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from cadenza.core.errors import Conflict, NotFound
+from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
 from cadenza.storage import Database
 from cadenza.storage.dialect import insert_ignoring_conflicts
 from cadenza.storage.models import Job
@@ -138,7 +138,7 @@ class DuplicateScanService:
         limit = clamp_limit(limit)
         query = select(DuplicateScan).where(DuplicateScan.workspace_id == principal.workspace_id)
         if cursor:
-            query = query.where(DuplicateScan.id < _cursor_id(cursor))
+            query = query.where(DuplicateScan.id < id_from_cursor(cursor))
         with self.db.read() as session:
             rows = list(session.scalars(query.order_by(DuplicateScan.id.desc()).limit(limit + 1)))
             items = [_info(session, scan) for scan in rows[:limit]]
@@ -281,11 +281,3 @@ def _owned(session: Session, principal: Principal, scan_id: int) -> DuplicateSca
     if scan is None:
         raise ScanNotFound(f"No duplicate scan {scan_id} in this workspace.")
     return scan
-
-
-def _cursor_id(cursor: str) -> int:
-    values = decode_cursor(cursor)
-    try:
-        return int(values[0])
-    except (TypeError, ValueError, IndexError):
-        raise ValidationFailed("The cursor is not one this server issued.", errors=[{"field": "cursor"}])

@@ -14,7 +14,6 @@ contact and changed nothing, or `update_existing` is off) or failed (see the err
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
 import io
@@ -47,7 +46,7 @@ from cadenza.contacts.mapping import (
 from cadenza.contacts.models import ContactImport, CustomField, ImportRowError
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
 from cadenza.storage.bulk import plan_each_statement
@@ -326,7 +325,7 @@ class ImportService:
         limit = clamp_limit(limit)
         query = select(ContactImport).where(ContactImport.workspace_id == principal.workspace_id)
         if cursor:
-            query = query.where(ContactImport.id < _cursor_id(cursor))
+            query = query.where(ContactImport.id < id_from_cursor(cursor))
         with self.db.read() as session:
             rows = list(session.scalars(query.order_by(ContactImport.id.desc()).limit(limit + 1)))
         return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
@@ -341,7 +340,7 @@ class ImportService:
             query = select(ImportRowError).where(ImportRowError.workspace_id == principal.workspace_id,
                                                  ImportRowError.import_id == import_id)
             if cursor:
-                query = query.where(ImportRowError.id > _cursor_id(cursor))
+                query = query.where(ImportRowError.id > id_from_cursor(cursor))
             rows = list(session.scalars(query.order_by(ImportRowError.id).limit(limit + 1)))
         return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
 
@@ -499,13 +498,6 @@ def _counts(contact_import: ContactImport) -> dict[str, int]:
     return {"rows_total": contact_import.rows_total, "rows_created": contact_import.rows_created,
             "rows_updated": contact_import.rows_updated, "rows_skipped": contact_import.rows_skipped,
             "rows_failed": contact_import.rows_failed}
-
-
-def _cursor_id(cursor: str) -> int:
-    values = decode_cursor(cursor)
-    with contextlib.suppress(TypeError, ValueError, IndexError):
-        return int(values[0])
-    raise ValidationFailed("The cursor is not one this server issued.", errors=[{"field": "cursor"}])
 
 
 def _region(value: str | None) -> str | None:

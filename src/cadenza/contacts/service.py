@@ -28,7 +28,7 @@ from cadenza.contacts.queries import contacts_out, list_contact_rows, normalise_
 from cadenza.contacts.schemas import ContactCreate, ContactFilters, ContactOut, ContactUpdate, ContactUpsert
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, decode_cursor, encode_cursor
+from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
 from cadenza.storage import Database
 from cadenza.storage.dialect import insert_ignoring_conflicts
 from cadenza.storage.outbox import contact_changed, publish_many
@@ -212,13 +212,6 @@ class ContactService:
                      changes=_audit_changes(changes, definitions))
         session.flush()
         return list(changes)
-
-
-def id_from_cursor(cursor: str) -> int:
-    values = decode_cursor(cursor)
-    if len(values) != 1 or not isinstance(values[0], int) or isinstance(values[0], bool):
-        raise ValidationFailed("The cursor is not one this server issued.", errors=[{"field": "cursor"}])
-    return values[0]
 
 
 def _load(session: Session, workspace_id: int, contact_id: int) -> Contact:

@@ -31,6 +31,14 @@ def decode_cursor(cursor: str) -> list[Any]:
     return values
 
 
+def id_from_cursor(cursor: str) -> int:
+    """The row id a cursor of `[id]` names (the cursor of every list ordered by id alone)."""
+    values = decode_cursor(cursor)
+    if len(values) != 1 or type(values[0]) is not int:
+        raise ValidationFailed("The cursor is not one this server issued.", errors=[{"field": "cursor"}])
+    return values[0]
+
+
 def clamp_limit(limit: int | None) -> int:
     if limit is None:
         return DEFAULT_LIMIT
