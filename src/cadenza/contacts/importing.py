@@ -279,13 +279,9 @@ class ImportService:
                 record_audit(session, Principal.system(contact_import.workspace_id, "import"),
                              "contact_import.finished", at=now, target_type="contact_import", target_id=import_id,
                              changes=_counts(contact_import))
-        if contact_import.status == "done":
-            self._discard_upload(contact_import)
+        if contact_import.status == "done":  # its copy of the upload is needed no more (a failed one is kept)
+            self._delete_upload(contact_import.stored_path)
         return contact_import
-
-    def _discard_upload(self, contact_import: ContactImport) -> None:
-        """A finished import needs its copy of the upload no more (failed ones keep it, to be resumed)."""
-        self._delete_upload(contact_import.stored_path)
 
     def _delete_upload(self, stored_path: str | None) -> None:
         """Deletes an import's copy of its upload (only ever a file in the imports directory)."""
