@@ -12,8 +12,9 @@ when there is none). An import never changes a contact's email or external id on
 one contact another's: a row whose email and external id point to different contacts is an error. A row
 that would create a contact without a value for a required custom field is an error too.
 
-Rows are inserted with `insert_rows` (COPY on PostgreSQL, one executemany on SQLite): contacts, tags, row
-errors and the 'contact changed' facts, in that order, so facts keep the order of their contacts.
+Rows are inserted with `insert_rows` (COPY on PostgreSQL, one executemany on SQLite): contacts, tags and row
+errors; then the 'contact changed' facts with `publish_many` (the same bulk path from a few facts on), in the
+order of their contacts.
 """
 
 from __future__ import annotations
