@@ -50,7 +50,8 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class _Subject:
-    """Who failed attempts are counted against: an email address or a client network, stored as a digest."""
+    """Who failed attempts are counted against (an email from one network, an email from any network, a client
+    network), stored as a digest."""
 
     key: str
     limit: Limit
