@@ -71,3 +71,14 @@ def test_static_assets_are_served_with_long_caching(client: TestClient) -> None:
     assert js.status_code == 200 and "javascript" in js.headers["content-type"]
     assert css.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert "http://" not in css.text and "https://" not in js.text  # nothing fetched from elsewhere
+
+
+def test_a_module_imported_by_its_bare_path_is_revalidated_not_kept(client: TestClient) -> None:
+    main = client.get(found(r'src="(/static/js/main\.js\?v=[0-9a-f]{10})"', client.get("/login").text))
+    imported = found(r'from "\./(import-progress\.js)"', main.text)
+
+    module = client.get(f"/static/js/{imported}")
+
+    assert module.status_code == 200
+    assert module.headers["cache-control"] == "no-cache"
+    assert client.get(f"/static/js/{imported}", headers={"If-None-Match": module.headers["etag"]}).status_code == 304

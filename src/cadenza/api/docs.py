@@ -34,13 +34,16 @@ def assets_directory() -> Path:
 
 
 class ImmutableStaticFiles(StaticFiles):
-    """Static files whose URLs change with their content (a version or a fingerprint in them): browsers may keep
-    them for a year."""
+    """Static files whose URLs carry their version (`?v=…`, changing with the content): browsers may keep those
+    for a year. A file asked for without one (a JavaScript module another module imports by its bare path) is
+    revalidated on each use instead (ETag), so a new release never runs beside a stale copy of it."""
 
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
-        if response.status_code == 200:
-            response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+        if response.status_code in (200, 304):
+            versioned = b"v=" in scope.get("query_string", b"")
+            response.headers["Cache-Control"] = ("public, max-age=31536000, immutable" if versioned
+                                                 else "no-cache")
             response.headers["X-Content-Type-Options"] = "nosniff"
         return response
 
