@@ -71,3 +71,9 @@ def sign_in(page: Page, live: LiveServer, email: str, password: str, next_path: 
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(live.url(next_path))
+    wait_until_enhanced(page)
+
+
+def wait_until_enhanced(page: Page) -> None:
+    """Module scripts run after the page is parsed: a control that needs main.js is used only once it has run."""
+    expect(page.locator("html[data-enhanced]")).to_be_attached()

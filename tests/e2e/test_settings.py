@@ -7,7 +7,7 @@ from playwright.sync_api import Page, expect
 
 from cadenza.bootstrap import Container
 from tests.conftest import Actors
-from tests.e2e.conftest import LiveServer, sign_in
+from tests.e2e.conftest import LiveServer, sign_in, wait_until_enhanced
 
 pytestmark = pytest.mark.e2e
 
@@ -25,6 +25,7 @@ def test_an_admin_adds_a_user(page: Page, live_server: LiveServer, actors: Actor
     row = page.locator("tr[data-user='dana@acme.test']")
     expect(row).to_contain_text("Dana Scully")
     expect(row.get_by_label("Role of dana@acme.test")).to_have_value("analyst")
+    wait_until_enhanced(page)
     roles = {user.email: str(role) for user, role in container.access.list_members(actors.alice.principal)}
     assert roles["dana@acme.test"] == "analyst"
 
@@ -50,6 +51,7 @@ def test_an_api_key_is_shown_once_then_only_by_prefix_and_can_be_revoked(page: P
     row = page.locator(f"tr[data-key='{key.prefix}']")
     expect(row).to_contain_text(f"{key.prefix}…")
     expect(page.locator("body")).not_to_contain_text(raw)
+    wait_until_enhanced(page)
 
     row.get_by_role("link", name="Revoke").click()
     page.locator("dialog").get_by_role("button", name="Revoke key").click()

@@ -63,3 +63,5 @@ enhanceConfirmations(root);
 enhanceCopyButtons(root);
 enhanceImportProgress(root);
 enhanceScanProgress(root);
+// Marks the page as enhanced: browser tests wait for it before using a control that needs this file.
+document.documentElement.dataset.enhanced = "true";
