@@ -140,3 +140,47 @@ def test_sqlite_wal_is_copied_back_by_the_background_checkpointer(tmp_path: Path
         assert main_file.stat().st_size > size_before + 400 * 2000 * 0.9
     finally:
         database.dispose()
+
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced_without_failing_a_request(
+        container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not container.db.is_postgres:
+        pytest.skip("SQLite has no server connection to lose")
+    db = Database.from_url(container.settings.database_url, pool_size=1, max_overflow=0)
+    try:
+        with db.engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with container.db.engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
+        with db.engine.connect() as connection:  # pinged, found dead, replaced
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    finally:
+        db.dispose()
+
+
+def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_one_is(
+        container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not container.db.is_postgres:
+        pytest.skip("SQLite connections are not pinged")
+    db = Database.from_url(container.settings.database_url, pool_size=1, max_overflow=0)
+    pings: list[object] = []
+    ping = db.engine.dialect.do_ping
+
+    def counted_ping(dbapi_connection: object) -> bool:
+        pings.append(1)
+        return ping(dbapi_connection)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(db.engine.dialect, "do_ping", counted_ping)
+    try:
+        for _ in range(3):
+            with db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        assert pings == []
+        monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
+        with db.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        assert pings == [1]
+    finally:
+        db.dispose()

@@ -16,13 +16,14 @@ import contextvars
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import msgspec
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ def json_loads(value: str | bytes) -> Any:
     return msgspec.json.decode(value)
 
 
+WAL_AUTOCHECKPOINT_PAGES = 30_000
+
+
 def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     kwargs.setdefault("json_serializer", json_dumps)
@@ -85,10 +89,11 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoint the WAL every ~40 MB rather than every 4 MB: a page rewritten by many small
-            # transactions (an index leaf) is copied back once, and commits pay for checkpoints 10x less
-            # often. Measured on the ingest path: ~1.5x less CPU per 100-event batch.
-            cursor.execute("PRAGMA wal_autocheckpoint=10000")
+            # WalCheckpointer keeps the WAL short from its own thread. A commit checkpoints only when the WAL
+            # passes ~120 MB anyway (the safety net: SQLite's default, 4 MB, stalled ingest every few
+            # batches), and a WAL left bigger than 64 MB by a burst is truncated back when it restarts.
+            cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+            cursor.execute("PRAGMA journal_size_limit=67108864")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
@@ -103,38 +108,81 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgresql"):
         kwargs.setdefault("connect_args", {"application_name": "cadenza"})
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    _ping_when_idle(engine)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Checks a pooled connection that sat idle for a second before handing it out (SQLAlchemy's
+    pessimistic disconnect handling), and a dead one is replaced, so a server restart or an idle-
+    connection timeout costs no request. A connection in steady use skips the round trip: SQLAlchemy's
+    own `pool_pre_ping` pings on every checkout, measured at ~11% of ingest time on PostgreSQL. If a
+    server dies while connections are busy, the requests using them fail once and the pool discards
+    every connection older than the failure."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["cadenza_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("cadenza_idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
+        if not alive:
+            raise exc.DisconnectionError("the connection did not answer")
 
 
 class WalCheckpointer:
-    """Copies SQLite's write-ahead log back into the database from a thread of its own, twice a second.
+    """Copies SQLite's write-ahead log back into the database from a thread of its own.
 
-    A PASSIVE checkpoint never blocks writers or readers. Done here, commits almost never reach the
-    automatic checkpoint, which would otherwise run inside a writer's commit while it holds the write lock.
+    A PASSIVE checkpoint never blocks writers or readers. While writes keep coming it runs every 50 ms,
+    so the WAL stays short and restarts often; when a checkpoint finds nothing to copy it rests for half
+    a second. Commits then almost never reach the automatic checkpoint, which runs inside a writer's
+    commit while it holds the write lock (measured on the ingest path: 40 such stalls of ~55 ms in 2,000
+    batches with a 0.5 s period and a 40 MB threshold; 14 of ~35 ms with this one).
     """
 
-    INTERVAL_SECONDS = 0.5
+    BUSY_INTERVAL_SECONDS = 0.05
+    IDLE_INTERVAL_SECONDS = 0.5
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._stop = threading.Event()
+        self.failures = 0
         self._thread = threading.Thread(target=self._run, name="cadenza-wal-checkpoint", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.wait(self.INTERVAL_SECONDS):
+        interval, frames = self.IDLE_INTERVAL_SECONDS, -1
+        while not self._stop.wait(interval):
             try:
-                # The raw connection: no BEGIN (IMMEDIATE would take the write lock this is meant to spare).
-                connection = self._engine.raw_connection()
-                try:
-                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                finally:
-                    connection.close()
+                last, frames = frames, self.checkpoint()
             except Exception:  # the next tick tries again; SQLite's own autocheckpoint is the safety net
-                log.debug("WAL checkpoint failed", exc_info=True)
+                self.failures += 1
+                log.warning("WAL checkpoint failed (%d so far); retrying", self.failures, exc_info=self.failures == 1)
+                last = frames
+            interval = self.BUSY_INTERVAL_SECONDS if frames != last else self.IDLE_INTERVAL_SECONDS
+
+    def checkpoint(self) -> int:
+        """One PASSIVE checkpoint; the WAL's length in frames (it changes while writes come in)."""
+        # The raw connection: no BEGIN (IMMEDIATE would take the write lock this is meant to spare).
+        connection = self._engine.raw_connection()
+        try:
+            _busy, log_frames, _copied = connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            connection.close()
+        return int(log_frames)
 
     def stop(self) -> None:
         self._stop.set()
