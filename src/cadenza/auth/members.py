@@ -19,7 +19,7 @@ from cadenza.auth.roles import Permission, Principal, Role, can_grant, granting_
 from cadenza.auth.secrets import hash_password, validate_password
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
+from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.storage import Database
 
 
@@ -78,7 +78,7 @@ class MemberUseCases:
             query = query.where(User.id > id_from_cursor(cursor))
         with detached_read(self.db) as session:
             rows = [(user, Role(role)) for user, role in session.execute(query.order_by(User.id).limit(limit + 1))]
-        next_cursor = encode_cursor([rows[limit - 1][0].id]) if len(rows) > limit else None
+        next_cursor = next_id_cursor(rows, limit, lambda row: row[0].id)
         return Page(rows[:limit], next_cursor)
 
     def update_member(self, actor: Principal, user_id: int, *, role: Role | None = None,

@@ -30,7 +30,7 @@ from cadenza.auth.secrets import (
 from cadenza.auth.sign_in import SignInUseCases
 from cadenza.core.clock import Clock
 from cadenza.core.errors import NotFound, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
+from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.core.text import slugify
 from cadenza.storage import Database
 from cadenza.storage.lookup import fetch_row
@@ -173,7 +173,7 @@ class AccessControl(MemberUseCases, SignInUseCases):
             query = query.where(ApiKey.id < id_from_cursor(cursor))
         with detached_read(self.db) as session:
             rows = list(session.scalars(query.order_by(ApiKey.id.desc()).limit(limit + 1)))
-        next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+        next_cursor = next_id_cursor(rows, limit)
         return Page(rows[:limit], next_cursor)
 
     def find_api_key(self, actor: Principal, reference: str) -> ApiKey:
@@ -267,7 +267,7 @@ class AccessControl(MemberUseCases, SignInUseCases):
             query = query.where(AuditEntry.id < id_from_cursor(cursor))
         with detached_read(self.db) as session:
             rows = list(session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)))
-        next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+        next_cursor = next_id_cursor(rows, limit)
         return Page(rows[:limit], next_cursor)
 
     @staticmethod

@@ -29,7 +29,7 @@ from cadenza.contacts.schemas import (
 from cadenza.contacts.service import conflicts_as_409
 from cadenza.core.clock import Clock
 from cadenza.core.errors import ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
+from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.storage import Database
 from cadenza.storage.dialect import search_lower, starts_with
 from cadenza.storage.outbox import contact_changed, publish_many
@@ -82,7 +82,7 @@ class CompanyService:
             if cursor:
                 query = query.where(Company.id < id_from_cursor(cursor))
             rows = list(session.scalars(query.limit(limit + 1)))
-            next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+            next_cursor = next_id_cursor(rows, limit)
             return Page([company_out(row) for row in rows[:limit]], next_cursor)
 
     def list_company_contacts(self, principal: Principal, company_id: int, *, limit: int | None = None,
@@ -95,7 +95,7 @@ class CompanyService:
             before_id = id_from_cursor(cursor) if cursor else None
             rows = list_contact_rows(session, ws, ContactFilters(company_id=company_id), before_id=before_id,
                                      limit=limit + 1)
-            next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+            next_cursor = next_id_cursor(rows, limit)
             return Page(contacts_out(session, ws, rows[:limit]), next_cursor)
 
     # ---- changes ----------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from cadenza.contacts.errors import require
 from cadenza.contacts.models import DuplicateScan
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
+from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.storage import Database
 from cadenza.storage.dialect import insert_ignoring_conflicts
 from cadenza.storage.models import Job
@@ -142,7 +142,7 @@ class DuplicateScanService:
         with self.db.read() as session:
             rows = list(session.scalars(query.order_by(DuplicateScan.id.desc()).limit(limit + 1)))
             items = [_info(session, scan) for scan in rows[:limit]]
-        return Page(items, encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+        return Page(items, next_id_cursor(rows, limit))
 
     def cancel_scan(self, principal: Principal, scan_id: int) -> ScanInfo:
         """Stops a queued or running scan (a running one at its next progress report); pairs found so far

@@ -46,7 +46,7 @@ from cadenza.contacts.mapping import (
 from cadenza.contacts.models import ContactImport, CustomField, ImportRowError
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
+from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
 from cadenza.storage.bulk import plan_each_statement
@@ -324,7 +324,7 @@ class ImportService:
             query = query.where(ContactImport.id < id_from_cursor(cursor))
         with self.db.read() as session:
             rows = list(session.scalars(query.order_by(ContactImport.id.desc()).limit(limit + 1)))
-        return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+        return Page(rows[:limit], next_id_cursor(rows, limit))
 
     def list_import_errors(self, principal: Principal, import_id: int, limit: int | None = None,
                            cursor: str | None = None) -> Page[ImportRowError]:
@@ -338,7 +338,7 @@ class ImportService:
             if cursor:
                 query = query.where(ImportRowError.id > id_from_cursor(cursor))
             rows = list(session.scalars(query.order_by(ImportRowError.id).limit(limit + 1)))
-        return Page(rows[:limit], encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None)
+        return Page(rows[:limit], next_id_cursor(rows, limit))
 
     def export_errors_csv(self, principal: Principal, import_id: int) -> Iterator[str]:
         """The error report as CSV text, streamed page by page. Cells that a spreadsheet would run as a

@@ -28,7 +28,7 @@ from cadenza.contacts.queries import contacts_out, list_contact_rows, normalise_
 from cadenza.contacts.schemas import ContactCreate, ContactFilters, ContactOut, ContactUpdate, ContactUpsert
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, ValidationFailed
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
+from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.storage import Database
 from cadenza.storage.dialect import insert_ignoring_conflicts
 from cadenza.storage.outbox import contact_changed, publish_many
@@ -60,7 +60,7 @@ class ContactService:
         with self.db.read() as session:
             before_id = id_from_cursor(cursor) if cursor else None
             rows = list_contact_rows(session, principal.workspace_id, filters, before_id=before_id, limit=limit + 1)
-            next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+            next_cursor = next_id_cursor(rows, limit)
             return Page(contacts_out(session, principal.workspace_id, rows[:limit]), next_cursor)
 
     # ---- changes ----------------------------------------------------------------------------

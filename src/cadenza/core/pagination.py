@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Generic, TypeVar
 
 from cadenza.core.errors import ValidationFailed
@@ -37,6 +39,12 @@ def id_from_cursor(cursor: str) -> int:
     if len(values) != 1 or type(values[0]) is not int:
         raise ValidationFailed("The cursor is not one this server issued.", errors=[{"field": "cursor"}])
     return values[0]
+
+
+def next_id_cursor(rows: Sequence[Any], limit: int, id_of: Callable[[Any], int] = attrgetter("id")) -> str | None:
+    """The cursor of the page after `rows[:limit]` of a list ordered by id, when there is one: the query asks
+    for `limit + 1` rows, and an extra row means more follow."""
+    return encode_cursor([id_of(rows[limit - 1])]) if len(rows) > limit else None
 
 
 def clamp_limit(limit: int | None) -> int:

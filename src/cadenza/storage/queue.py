@@ -35,7 +35,7 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, Row, Select, Table, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from cadenza.core.pagination import Page, clamp_limit, encode_cursor, id_from_cursor
+from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.storage.base import UTCDateTime
 from cadenza.storage.database import Database
 from cadenza.storage.models import Job
@@ -367,7 +367,7 @@ class JobQueue:
             query = query.where(Job.id < id_from_cursor(cursor))
         with self.db.read() as session:
             rows = [JobInfo.of(job) for job in session.scalars(query.order_by(Job.id.desc()).limit(limit + 1))]
-        next_cursor = encode_cursor([rows[limit - 1].id]) if len(rows) > limit else None
+        next_cursor = next_id_cursor(rows, limit)
         return Page(rows[:limit], next_cursor)
 
     def depth(self, now: dt.datetime) -> tuple[int, float]:
