@@ -94,6 +94,18 @@ def test_serve_with_no_worker_starts_no_worker_thread(container: Container, data
     assert server.threads and "cadenza-worker" not in server.threads
 
 
+def test_serve_says_what_to_fix_in_the_database_servers_settings(
+        container: Container, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("cadenza.cli.server.uvicorn.run", FakeServer().run)
+    monkeypatch.setattr("cadenza.storage.database.Database.operator_warnings",
+                        lambda self: ["PostgreSQL's autovacuum is off."])
+
+    result = run_cli(["serve", "--no-worker"], cli_env(database_url, tmp_path))
+
+    assert result.exit_code == 0, result.output
+    assert "Warning: PostgreSQL's autovacuum is off." in " ".join(result.stderr.split())
+
+
 def test_worker_on_sqlite_warns_that_one_worker_is_the_supported_mode(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     url = f"sqlite:///{tmp_path / 'cadenza.db'}"
@@ -117,4 +129,4 @@ def test_worker_on_postgres_does_not_warn(container: Container, database_url: st
     result = run_cli(["worker"], cli_env(database_url, tmp_path))
 
     assert result.exit_code == 0
-    assert "Warning" not in result.stderr
+    assert "one worker in all" not in " ".join(result.stderr.split())

@@ -184,3 +184,13 @@ def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_one_is(
         assert pings == [1]
     finally:
         db.dispose()
+
+
+def test_the_operator_is_warned_when_postgresql_autovacuum_is_off(container: Container) -> None:
+    warnings = container.db.operator_warnings()
+    if not container.db.is_postgres:
+        assert warnings == []
+        return
+    with container.db.engine.connect() as connection:
+        autovacuum = connection.exec_driver_sql("SHOW autovacuum").scalar()
+    assert any("autovacuum is off" in warning for warning in warnings) == (autovacuum != "on")

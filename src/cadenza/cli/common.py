@@ -36,6 +36,12 @@ def ensure_migrated(container: Container) -> None:
         raise typer.Exit(2)
 
 
+def warn_operator(container: Container) -> None:
+    """Settings of the database server that will hurt later, said once at start-up."""
+    for warning in container.db.operator_warnings():
+        err_console.print(f"[yellow]Warning:[/yellow] {warning}")
+
+
 @contextmanager
 def operator_container() -> Iterator[Container]:
     """The container for an operator command, closed afterwards. A service error becomes a message on

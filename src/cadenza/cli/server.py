@@ -15,7 +15,7 @@ import threading
 import typer
 import uvicorn
 
-from cadenza.cli.common import console, err_console, open_container
+from cadenza.cli.common import console, err_console, open_container, warn_operator
 from cadenza.config import Settings
 from cadenza.demo import seed_demo
 from cadenza.schema import upgrade
@@ -33,6 +33,7 @@ def serve(
     if demo:
         upgrade(Settings().database_url)
     container = open_container(require_migrated=True)
+    warn_operator(container)
     if demo:
         with console.status("Preparing the demo workspace…"):
             credentials = seed_demo(container)
@@ -61,6 +62,7 @@ def serve(
 def worker() -> None:
     """Run background work (jobs, outbox relay) until interrupted. Run as many as you like on PostgreSQL."""
     container = open_container()
+    warn_operator(container)
     if not container.db.is_postgres:
         err_console.print("[yellow]Warning:[/yellow] on SQLite run one worker in all: the one inside "
                           "`cadenza serve`, or this one beside `cadenza serve --no-worker`. "
