@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cadenza.auth import Role, Scope
+from cadenza.auth.errors import InvalidCredentials
 from cadenza.auth.models import AuditEntry, User
 from cadenza.bootstrap import Container
+from cadenza.core.clock import FrozenClock
 from tests.auth.factories import acting_as, make_member
 from tests.conftest import Actors
 
@@ -155,3 +160,25 @@ def test_me_without_credentials_is_401(client: TestClient, actors: Actors) -> No
     assert response.status_code == 401
     assert "WWW-Authenticate" in response.headers
     assert client.get("/api/v1/me", headers={"Authorization": "Bearer cdz_nope_nope"}).status_code == 401
+
+
+def test_a_locked_out_member_shows_until_when_and_an_admin_unlocks_them(
+        client: TestClient, actors: Actors, container: Container, clock: FrozenClock) -> None:
+    for wait in (0, 0, 0, 5, 10):  # five failures from one network, each as soon as allowed
+        clock.advance(seconds=wait)
+        with pytest.raises(InvalidCredentials):
+            container.access.sign_in(actors.bob.email, "not the password", client_ip="203.0.113.7")
+    headers = actors.alice.headers(Scope.ADMIN)
+    listed = {u["email"]: u for u in client.get("/api/v1/users", headers=headers).json()["data"]}
+    bob = listed[actors.bob.email]
+    assert listed[actors.alice.email]["sign_in_locked_until"] is None
+    assert dt.datetime.fromisoformat(bob["sign_in_locked_until"]) == clock.now() + dt.timedelta(minutes=15)
+    assert client.get(f"/api/v1/users/{bob['id']}", headers=headers).json() == bob
+    assert client.post(f"/api/v1/users/{bob['id']}/unlock", headers=actors.bob.headers(Scope.WRITE)).status_code == 403
+
+    unlocked = client.post(f"/api/v1/users/{bob['id']}/unlock", headers=headers)
+
+    assert unlocked.status_code == 200, unlocked.text
+    assert unlocked.json() == {**bob, "sign_in_locked_until": None}
+    container.access.sign_in(actors.bob.email, actors.bob.password, client_ip="203.0.113.7")
+    assert client.post("/api/v1/users/999999/unlock", headers=headers).status_code == 404

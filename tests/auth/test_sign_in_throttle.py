@@ -5,16 +5,19 @@ The state lives in the database, so every process counts the same attempts; time
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections import Counter
 
 import pytest
 from sqlalchemy import func, select
 
+from cadenza.auth import Principal, Role
 from cadenza.auth.errors import InvalidCredentials, SignInThrottled
 from cadenza.auth.models import AuditEntry, SignInThrottle, UserSession
 from cadenza.bootstrap import Container
 from cadenza.core.clock import FrozenClock
+from cadenza.core.errors import NotFound, PermissionDenied
 from tests.conftest import Actors
 
 ALICE = "alice@acme.test"
@@ -210,3 +213,70 @@ def test_a_deactivated_user_s_right_password_is_a_failure(container: Container, 
     with container.db.read() as session:
         reasons = list(session.scalars(select(AuditEntry.changes).where(AuditEntry.action == "user.sign_in_failed")))
     assert reasons == [{"email": actors.bob.email, "reason": "deactivated", "failures": 1, "next_attempt_at": None}]
+
+
+def _lock_out_everywhere(container: Container, clock: FrozenClock, email: str = ALICE) -> None:
+    """Thirty failures spread over networks (three from each, as soon as allowed): refused from any network."""
+    failures, attempt = 0, 0
+    while failures < 30:
+        try:
+            container.access.sign_in(email, "not the password", client_ip=f"198.51.100.{attempt // 3}")
+        except SignInThrottled as refused:
+            clock.advance(seconds=refused.retry_after or 1)
+            continue
+        except InvalidCredentials:
+            failures += 1
+        attempt += 1
+
+
+def test_an_admin_sees_until_when_a_member_is_locked_out_and_unlocks_them(container: Container, actors: Actors,
+                                                                          clock: FrozenClock) -> None:
+    admin, bob = actors.alice.principal, actors.bob
+    bob_user = next(user for user, _role in container.access.list_members(admin) if user.email == bob.email)
+    assert container.access.sign_in_locks(admin, [bob_user]) == {}
+    _lock_out_everywhere(container, clock, bob.email)
+    locks = container.access.sign_in_locks(admin, [bob_user])
+    assert set(locks) == {bob_user.id} and locks[bob_user.id] > clock.now() + dt.timedelta(minutes=59)
+    _refused(container, bob.email, bob.password, ip="192.0.2.200")
+
+    container.access.unlock_sign_in(admin, bob_user.id)
+
+    assert container.access.sign_in_locks(admin, [bob_user]) == {}
+    container.access.sign_in(bob.email, bob.password, client_ip="192.0.2.200")
+    container.access.sign_in(bob.email, bob.password, client_ip="198.51.100.0")  # a network it was locked on too
+    with container.db.read() as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "user.sign_in_unlocked")).one()
+    assert entry.target_id == str(bob_user.id) and entry.actor_label == actors.alice.email
+
+
+def test_a_lock_on_one_network_shows_and_unlocking_forgets_only_that_member(container: Container, actors: Actors,
+                                                                            clock: FrozenClock) -> None:
+    admin = actors.alice.principal
+    members = {user.email: user for user, _role in container.access.list_members(admin)}
+    _five_failures(container, clock, actors.bob.email)
+    _five_failures(container, clock, ALICE, ip="192.0.2.9")
+    assert set(container.access.sign_in_locks(admin, list(members.values()))) == {
+        members[actors.bob.email].id, members[ALICE].id}
+
+    container.access.unlock_sign_in(admin, members[actors.bob.email].id)
+
+    assert set(container.access.sign_in_locks(admin, list(members.values()))) == {members[ALICE].id}
+    container.access.sign_in(actors.bob.email, actors.bob.password, client_ip=IP)
+    _refused(container, ALICE, actors.alice.password, ip="192.0.2.9")
+
+
+def test_only_an_admin_unlocks_and_only_an_owner_unlocks_an_owner(container: Container, actors: Actors) -> None:
+    alice = actors.alice.principal
+    dave_user = container.access.create_user(alice, "dave@acme.test", "a long enough password", Role.ADMIN, "Dave")
+    dave = Principal.for_user(alice.workspace_id, dave_user.id, dave_user.email, Role.ADMIN)
+    members = {user.email: user for user, _role in container.access.list_members(alice)}
+
+    with pytest.raises(PermissionDenied):
+        container.access.unlock_sign_in(actors.bob.principal, members[actors.bob.email].id)
+    with pytest.raises(PermissionDenied):
+        container.access.sign_in_locks(actors.bob.principal, list(members.values()))
+    with pytest.raises(PermissionDenied):
+        container.access.unlock_sign_in(dave, members[ALICE].id)
+    container.access.unlock_sign_in(dave, members[actors.bob.email].id)
+    with pytest.raises(NotFound):
+        container.access.unlock_sign_in(actors.charlie.principal, members[actors.bob.email].id)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from cadenza.auth.errors import InvalidCredentials
 from cadenza.bootstrap import Container
+from cadenza.core.clock import FrozenClock
 from tests.conftest import Actors
 from tests.e2e.conftest import LiveServer, sign_in, wait_until_enhanced
 
@@ -86,3 +88,22 @@ def test_a_form_with_a_wrong_csrf_token_is_refused_and_changes_nothing(page: Pag
 
     expect(page.get_by_role("heading", name="This form could not be accepted")).to_be_visible()
     assert len(container.access.list_api_keys(actors.alice.principal)) == before
+
+
+def test_an_admin_unlocks_a_member_locked_out_by_failed_sign_ins(page: Page, live_server: LiveServer, actors: Actors,
+                                                                 container: Container, clock: FrozenClock) -> None:
+    for wait in (0, 0, 0, 5, 10):  # five failures from one network, each as soon as allowed
+        clock.advance(seconds=wait)
+        with pytest.raises(InvalidCredentials):
+            container.access.sign_in(actors.bob.email, "not the password", client_ip="203.0.113.7")
+    sign_in(page, live_server, actors.alice.email, actors.alice.password, "/settings/users")
+
+    row = page.locator(f"tr[data-user='{actors.bob.email}']")
+    expect(row.get_by_test_id("sign-in-lock")).to_contain_text("sign-in locked")
+    expect(page.locator(f"tr[data-user='{actors.alice.email}']").get_by_test_id("sign-in-lock")).to_have_count(0)
+    row.get_by_role("button", name="Unlock sign-in").click()
+
+    expect(page.get_by_text(f"{actors.bob.email} can sign in again now.")).to_be_visible()
+    expect(row.get_by_test_id("sign-in-lock")).to_have_count(0)
+    expect(row.get_by_role("button", name="Unlock sign-in")).to_have_count(0)
+    container.access.sign_in(actors.bob.email, actors.bob.password, client_ip="203.0.113.7")

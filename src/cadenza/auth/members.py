@@ -1,10 +1,11 @@
-"""Use cases on a workspace's members: add, list, change role/name/activity, remove.
+"""Use cases on a workspace's members: add, list, change role/name/activity, unlock sign-in, remove.
 
 Mixed into `AccessControl`; kept apart so each file stays about one group of use cases.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -17,6 +18,7 @@ from cadenza.auth.errors import LastOwner
 from cadenza.auth.models import Membership, User, UserSession, Workspace
 from cadenza.auth.roles import Permission, Principal, Role, can_grant, granting_role
 from cadenza.auth.secrets import hash_password, validate_password
+from cadenza.auth.sign_in import clear_sign_in_failures, sign_in_locks
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
@@ -119,6 +121,28 @@ class MemberUseCases:
             record_audit(session, actor, "user.updated", at=now, target_type="user", target_id=user.id,
                          changes=changes)
             return user, Role(membership.role)
+
+    def sign_in_locks(self, actor: Principal, users: list[User]) -> dict[int, dt.datetime]:
+        """Until when each of these members cannot sign in (from some network or from any), for those who
+        cannot now: too many failed attempts (`auth.throttle`)."""
+        require(actor, Permission.ADMIN)
+        with self.db.read() as session:
+            locks = sign_in_locks(session, [user.email for user in users], self.clock.now())
+        return {user.id: locks[user.email] for user in users if user.email in locks}
+
+    def unlock_sign_in(self, actor: Principal, user_id: int) -> tuple[User, Role]:
+        """Forgets a member's failed sign-ins from every network, so they can sign in again at once (say,
+        after someone else's guesses locked them out). Their password stays as it is."""
+        require(actor, Permission.ADMIN)
+        now = self.clock.now()
+        with self.db.transaction() as session:
+            user, membership = _member(session, actor.workspace_id, user_id)
+            current = Role(membership.role)
+            _check_may_manage(actor, current)
+            cleared = clear_sign_in_failures(session, user.email)
+            record_audit(session, actor, "user.sign_in_unlocked", at=now, target_type="user", target_id=user.id,
+                         changes={"email": user.email, "cleared": cleared})
+            return user, current
 
     def remove_member(self, actor: Principal, user_id: int) -> None:
         """Takes a user out of this workspace and signs them out of it. The user row stays for the audit log."""

@@ -22,11 +22,15 @@ class UserOut(BaseModel):
     is_active: bool
     created_at: dt.datetime
     last_login_at: dt.datetime | None = None
+    # Set while too many failed attempts keep them from signing in (from some network or any); an admin can
+    # lift it with POST /api/v1/users/{id}/unlock.
+    sign_in_locked_until: dt.datetime | None = None
 
     @classmethod
-    def of(cls, user: User, role: Role) -> UserOut:
+    def of(cls, user: User, role: Role, locks: dict[int, dt.datetime] | None = None) -> UserOut:
         return cls(id=user.id, email=user.email, name=user.name, role=role, is_active=user.is_active,
-                   created_at=user.created_at, last_login_at=user.last_login_at)
+                   created_at=user.created_at, last_login_at=user.last_login_at,
+                   sign_in_locked_until=(locks or {}).get(user.id))
 
 
 class UserPage(BaseModel):

@@ -180,11 +180,50 @@ def _subjects(email: str, client_ip: str | None) -> list[_Subject]:
     """The email from this network first (its failures are the ones the user is told of), then the email from
     any network, then the network (when the client's address is known)."""
     network = client_network(client_ip) if client_ip else ""
-    subjects = [_Subject("email-network:" + digest(f"{email}\n{network}"), EMAIL_LIMIT, is_email=True),
-                _Subject("email:" + digest(email), ACCOUNT_LIMIT, is_email=True)]
+    subjects = [_Subject(_email_network_prefix(email) + digest(network)[:32], EMAIL_LIMIT, is_email=True),
+                _Subject(_email_key(email), ACCOUNT_LIMIT, is_email=True)]
     if client_ip:
         subjects.append(_Subject("network:" + digest(network), NETWORK_LIMIT, is_email=False))
     return subjects
+
+
+def _email_key(email: str) -> str:
+    return "email:" + digest(email)
+
+
+def _email_network_prefix(email: str) -> str:
+    """Every subject of one email from some network starts so (128 bits of each digest: 79 characters in all)."""
+    return "email-network:" + digest(email)[:32] + ":"
+
+
+def sign_in_locks(session: Session, emails: list[str], now: dt.datetime) -> dict[str, dt.datetime]:
+    """Until when each of these accounts cannot sign in from some network (or from any), when it cannot now."""
+    wanted = {email.strip().lower() for email in emails}
+    if not wanted:
+        return {}
+    rows = session.scalars(select(SignInThrottle).where(
+        SignInThrottle.subject.like("email%"), SignInThrottle.updated_at >= now - _FORGET_AFTER))
+    by_key = {row.subject: row for row in rows}
+    locks: dict[str, dt.datetime] = {}
+    for email in wanted:
+        account, prefix = _email_key(email), _email_network_prefix(email)
+        waits = [next_attempt_at([dt.datetime.fromisoformat(at) for at in row.failures], now,
+                                 ACCOUNT_LIMIT if key == account else EMAIL_LIMIT)
+                 for key, row in by_key.items() if key == account or key.startswith(prefix)]
+        until = max((wait for wait in waits if wait is not None), default=None)
+        if until is not None:
+            locks[email] = until
+    return locks
+
+
+def clear_sign_in_failures(session: Session, email: str) -> int:
+    """Forgets the failed sign-ins counted against this email, from every network. Returns how many subjects."""
+    email = email.strip().lower()
+    prefix = _email_network_prefix(email)
+    removed = session.execute(delete(SignInThrottle).where(
+        (SignInThrottle.subject == _email_key(email))
+        | (SignInThrottle.subject.like(prefix + "%"))))
+    return int(getattr(removed, "rowcount", 0) or 0)
 
 
 def _rows(session: Session, subjects: list[_Subject], *, lock: bool = False) -> dict[str, SignInThrottle]:

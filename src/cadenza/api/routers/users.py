@@ -32,7 +32,8 @@ def me(principal: Principal = Depends(get_principal), container: Container = Dep
 def list_users(limit: Limit = None, cursor: Cursor = None, principal: Principal = Depends(can_admin),
                container: Container = Depends(get_container)) -> UserPage:
     page = container.access.list_members_page(principal, limit=limit, cursor=cursor or None)
-    return UserPage(data=[UserOut.of(user, role) for user, role in page.items], next_cursor=page.next_cursor)
+    locks = container.access.sign_in_locks(principal, [user for user, _role in page.items])
+    return UserPage(data=[UserOut.of(user, role, locks) for user, role in page.items], next_cursor=page.next_cursor)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED, responses=problems(409),
@@ -47,7 +48,8 @@ def create_user(body: UserCreate, principal: Principal = Depends(can_admin),
 @router.get("/users/{user_id}", responses=problems(404), summary="One member")
 def get_user(user_id: UserId, principal: Principal = Depends(can_admin),
              container: Container = Depends(get_container)) -> UserOut:
-    return UserOut.of(*container.access.get_member(principal, user_id))
+    user, role = container.access.get_member(principal, user_id)
+    return UserOut.of(user, role, container.access.sign_in_locks(principal, [user]))
 
 
 @router.patch("/users/{user_id}", responses=problems(404, 409),
@@ -59,7 +61,17 @@ def update_user(user_id: UserId, body: UserUpdate, principal: Principal = Depend
                 container: Container = Depends(get_container)) -> UserOut:
     user, role = container.access.update_member(principal, user_id, role=body.role, is_active=body.is_active,
                                                 name=body.name)
-    return UserOut.of(user, role)
+    return UserOut.of(user, role, container.access.sign_in_locks(principal, [user]))
+
+
+@router.post("/users/{user_id}/unlock", responses=problems(404),
+             summary="Let a member sign in again at once, forgetting their failed attempts",
+             description="Too many failed sign-ins refuse an account for a while, from one network or from all "
+                         "(`sign_in_locked_until`). This forgets them; the password stays. Only an owner "
+                         "unlocks an owner.")
+def unlock_user(user_id: UserId, principal: Principal = Depends(can_admin),
+                container: Container = Depends(get_container)) -> UserOut:
+    return UserOut.of(*container.access.unlock_sign_in(principal, user_id))
 
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT, response_class=Response,

@@ -29,8 +29,10 @@ ROLE_HELP = {
 
 def _users_page(request: Request, session: UiSession, *, values: dict[str, Any] | None = None,
                 errors: dict[str, str] | None = None, status: int = 200) -> Response:
-    members = get_container(request).access.list_members(session.principal)
-    return render(request, "settings/users.html", status=status, section="users", members=members,
+    access = get_container(request).access
+    members = access.list_members(session.principal)
+    locks = access.sign_in_locks(session.principal, [user for user, _role in members])
+    return render(request, "settings/users.html", status=status, section="users", members=members, locks=locks,
                   roles=list(Role), role_help=ROLE_HELP, values=values or {"role": Role.MARKETER.value},
                   errors=errors or {})
 
@@ -101,3 +103,15 @@ def deactivate(request: Request, user_id: int, form: FormData = Depends(checked_
 def activate(request: Request, user_id: int, form: FormData = Depends(checked_form),
              session: UiSession = Depends(current_session)) -> Response:
     return _change_member(request, session, user_id, "{email} can sign in again.", is_active=True)
+
+
+@router.post("/{user_id:int}/unlock", include_in_schema=False)
+def unlock(request: Request, user_id: int, form: FormData = Depends(checked_form),
+           session: UiSession = Depends(current_session)) -> Response:
+    try:
+        user, _role = get_container(request).access.unlock_sign_in(session.principal, user_id)
+    except CadenzaError as failure:
+        if failure.status == 404 or not session.is_admin:
+            raise
+        return redirect(request, "/settings/users", error(failure.detail))
+    return redirect(request, "/settings/users", success(f"{user.email} can sign in again now."))
