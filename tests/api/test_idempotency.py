@@ -160,3 +160,19 @@ def test_a_created_api_key_is_never_replayed(api: TestClient, actors: Actors) ->
     assert first.json()["key"] not in retry.text
     names = [k["name"] for k in api.get("/api/v1/api-keys", headers=headers).json()["data"]]
     assert names.count("CI") == 1
+
+
+def test_an_api_key_is_read_once_for_a_post_with_an_idempotency_key(
+        api: TestClient, actors: Actors, container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[str] = []
+    authenticate = container.access.authenticate_api_key
+
+    def counted(raw: str) -> Principal:
+        seen.append(raw)
+        return authenticate(raw)
+
+    monkeypatch.setattr(container.access, "authenticate_api_key", counted)
+    answer = post(api, "/_test/notes", {"text": "once"}, actors.alice.headers(Scope.WRITE), "key-once")
+
+    assert answer.status_code == 201, answer.text
+    assert len(seen) == 1

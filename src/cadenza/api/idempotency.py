@@ -39,7 +39,7 @@ class IdempotencyMiddleware:
         if key is None:
             await self.app(scope, receive, send)
             return
-        workspace_id = await run_in_threadpool(self._workspace_of, headers)
+        workspace_id = await run_in_threadpool(self._workspace_of, scope, headers)
         if workspace_id is None:  # unauthenticated: let the route answer 401
             await self.app(scope, receive, send)
             return
@@ -67,11 +67,15 @@ class IdempotencyMiddleware:
             await run_in_threadpool(store.finish, workspace_id, key, stored.status_code, stored.body,
                                     stored.content_type)
 
-    def _workspace_of(self, headers: dict[str, str]) -> int | None:
+    def _workspace_of(self, scope: Scope, headers: dict[str, str]) -> int | None:
+        """The caller's workspace. An API key's principal is kept for the route (`deps.get_principal`), which
+        then reads no key row of its own; a session still has its CSRF token checked there."""
         try:
             raw = credentials_from_header(headers.get("authorization"))
             if raw:
-                return self.container.access.authenticate_api_key(raw).workspace_id
+                principal = self.container.access.authenticate_api_key(raw)
+                scope.setdefault("state", {})["principal"] = principal
+                return principal.workspace_id
             cookie = headers.get("cookie", "")
             for part in cookie.split(";"):
                 name, _, value = part.strip().partition("=")
