@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -143,47 +144,46 @@ def test_sqlite_wal_is_copied_back_by_the_background_checkpointer(tmp_path: Path
 
 
 
-def test_a_pooled_connection_killed_while_idle_is_replaced_without_failing_a_request(
-        container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def one_connection_pool(container: Container) -> Iterator[Database]:
+    """A PostgreSQL pool of one connection of its own, to lose or watch without touching the container's."""
     if not container.db.is_postgres:
-        pytest.skip("SQLite has no server connection to lose")
+        pytest.skip("SQLite has no server connection to lose or ping")
     db = Database.from_url(container.settings.database_url, pool_size=1, max_overflow=0)
-    try:
-        with db.engine.connect() as connection:
-            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-        with container.db.engine.connect() as connection:
-            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-        monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
-        with db.engine.connect() as connection:  # pinged, found dead, replaced
-            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
-    finally:
-        db.dispose()
+    yield db
+    db.dispose()
+
+
+def test_a_pooled_connection_killed_while_idle_is_replaced_without_failing_a_request(
+        container: Container, one_connection_pool: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    with one_connection_pool.engine.connect() as connection:
+        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with container.db.engine.connect() as connection:
+        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+    monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
+    with one_connection_pool.engine.connect() as connection:  # pinged, found dead, replaced
+        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
 
 
 def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_one_is(
-        container: Container, monkeypatch: pytest.MonkeyPatch) -> None:
-    if not container.db.is_postgres:
-        pytest.skip("SQLite connections are not pinged")
-    db = Database.from_url(container.settings.database_url, pool_size=1, max_overflow=0)
+        one_connection_pool: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = one_connection_pool.engine
     pings: list[object] = []
-    ping = db.engine.dialect.do_ping
+    ping = engine.dialect.do_ping
 
     def counted_ping(dbapi_connection: object) -> bool:
         pings.append(1)
         return ping(dbapi_connection)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(db.engine.dialect, "do_ping", counted_ping)
-    try:
-        for _ in range(3):
-            with db.engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
-        assert pings == []
-        monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
-        with db.engine.connect() as connection:
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    for _ in range(3):
+        with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-        assert pings == [1]
-    finally:
-        db.dispose()
+    assert pings == []
+    monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    assert pings == [1]
 
 
 def test_the_operator_is_warned_when_postgresql_autovacuum_is_off(container: Container) -> None:
