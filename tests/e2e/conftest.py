@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import uvicorn
 from playwright.sync_api import Page, expect
 
 from cadenza.bootstrap import Container
+from tests.live import LiveServer, serving
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -32,37 +28,10 @@ def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]
     return {**browser_context_args, "viewport": {"width": 1366, "height": 900}}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class LiveServer:
-    base: str
-
-    def url(self, path: str = "/") -> str:
-        return self.base + path
-
-
 @pytest.fixture
 def live_server(container: Container) -> Iterator[LiveServer]:
-    from cadenza.web import create_server_app
-
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_server_app(container), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="off", timeout_graceful_shutdown=2))
-    thread = threading.Thread(target=server.run, name="cadenza-e2e-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.01)
-    yield LiveServer(f"http://127.0.0.1:{port}")
-    server.should_exit = True
-    thread.join(timeout=5)
+    with serving(container) as live:
+        yield live
 
 
 def sign_in(page: Page, live: LiveServer, email: str, password: str, next_path: str = "/") -> None:
