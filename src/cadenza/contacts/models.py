@@ -42,7 +42,6 @@ class Contact(Base):
               postgresql_ops={"email": "text_pattern_ops"}),
         Index("ix_contacts_workspace_id_id", "workspace_id", "id"),
         Index("ix_contacts_workspace_id_phone", "workspace_id", "phone", postgresql_ops={"phone": "text_pattern_ops"}),
-        Index("ix_contacts_workspace_id_last_name", "workspace_id", "last_name"),
         # id last: a company's contacts come newest first straight from the index (keyset pagination).
         Index("ix_contacts_workspace_id_company_id", "workspace_id", "company_id", "id"),
         Index("ix_contacts_workspace_id_created_at", "workspace_id", "created_at"),

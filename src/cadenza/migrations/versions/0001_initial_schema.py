@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 06:53:58.203827
+Create Date: 2026-11-25 09:14:56.014322
 """
 from collections.abc import Sequence
 
@@ -322,7 +322,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_contacts_workspace_id_created_at', ['workspace_id', 'created_at'], unique=False)
         batch_op.create_index('ix_contacts_workspace_id_first_name_lower', ['workspace_id', 'first_name_lower'], unique=False, postgresql_ops={'first_name_lower': 'text_pattern_ops'})
         batch_op.create_index('ix_contacts_workspace_id_id', ['workspace_id', 'id'], unique=False)
-        batch_op.create_index('ix_contacts_workspace_id_last_name', ['workspace_id', 'last_name'], unique=False)
         batch_op.create_index('ix_contacts_workspace_id_last_name_lower', ['workspace_id', 'last_name_lower'], unique=False, postgresql_ops={'last_name_lower': 'text_pattern_ops'})
         batch_op.create_index('ix_contacts_workspace_id_phone', ['workspace_id', 'phone'], unique=False, postgresql_ops={'phone': 'text_pattern_ops'})
         batch_op.create_index('ix_contacts_workspace_id_updated_at', ['workspace_id', 'updated_at'], unique=False)
@@ -427,7 +426,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_contacts_workspace_id_updated_at')
         batch_op.drop_index('ix_contacts_workspace_id_phone', postgresql_ops={'phone': 'text_pattern_ops'})
         batch_op.drop_index('ix_contacts_workspace_id_last_name_lower', postgresql_ops={'last_name_lower': 'text_pattern_ops'})
-        batch_op.drop_index('ix_contacts_workspace_id_last_name')
         batch_op.drop_index('ix_contacts_workspace_id_id')
         batch_op.drop_index('ix_contacts_workspace_id_first_name_lower', postgresql_ops={'first_name_lower': 'text_pattern_ops'})
         batch_op.drop_index('ix_contacts_workspace_id_created_at')
