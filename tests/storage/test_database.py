@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -144,46 +143,19 @@ def test_sqlite_wal_is_copied_back_by_the_background_checkpointer(tmp_path: Path
 
 
 
-@pytest.fixture
-def one_connection_pool(container: Container) -> Iterator[Database]:
-    """A PostgreSQL pool of one connection of its own, to lose or watch without touching the container's."""
+def test_a_pooled_connection_killed_while_idle_is_replaced_without_failing_a_request(container: Container) -> None:
     if not container.db.is_postgres:
-        pytest.skip("SQLite has no server connection to lose or ping")
+        pytest.skip("SQLite has no server connection to lose")
     db = Database.from_url(container.settings.database_url, pool_size=1, max_overflow=0)
-    yield db
-    db.dispose()
-
-
-def test_a_pooled_connection_killed_while_idle_is_replaced_without_failing_a_request(
-        container: Container, one_connection_pool: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    with one_connection_pool.engine.connect() as connection:
-        pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
-    with container.db.engine.connect() as connection:
-        assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
-    monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
-    with one_connection_pool.engine.connect() as connection:  # pinged, found dead, replaced
-        assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
-
-
-def test_a_connection_in_steady_use_is_not_pinged_and_an_idle_one_is(
-        one_connection_pool: Database, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine = one_connection_pool.engine
-    pings: list[object] = []
-    ping = engine.dialect.do_ping
-
-    def counted_ping(dbapi_connection: object) -> bool:
-        pings.append(1)
-        return ping(dbapi_connection)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
-    for _ in range(3):
-        with engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-    assert pings == []
-    monkeypatch.setattr("cadenza.storage.database.PING_AFTER_IDLE_SECONDS", 0.0)
-    with engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
-    assert pings == [1]
+    try:
+        with db.engine.connect() as connection:
+            pid = connection.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with container.db.engine.connect() as connection:
+            assert connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        with db.engine.connect() as connection:  # pinged on checkout, found dead, replaced
+            assert connection.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    finally:
+        db.dispose()
 
 
 def test_the_operator_is_warned_when_postgresql_autovacuum_is_off(container: Container) -> None:

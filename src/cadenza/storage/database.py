@@ -16,14 +16,13 @@ import contextvars
 import json
 import logging
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import msgspec
 import orjson
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -108,39 +107,10 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
+    kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgresql"):
         kwargs.setdefault("connect_args", {"application_name": "cadenza"})
-    engine = create_engine(url, **kwargs)
-    _ping_when_idle(engine)
-    return engine
-
-
-PING_AFTER_IDLE_SECONDS = 1.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Checks a pooled connection that sat idle for a second before handing it out (SQLAlchemy's
-    pessimistic disconnect handling), and a dead one is replaced, so a server restart or an idle-
-    connection timeout costs no request. A connection in steady use skips the round trip: SQLAlchemy's
-    own `pool_pre_ping` pings on every checkout, measured at ~11% of ingest time on PostgreSQL. If a
-    server dies while connections are busy, the requests using them fail once and the pool discards
-    every connection older than the failure."""
-
-    @event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
-        record.info["cadenza_idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.pop("cadenza_idle_since", None)
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            alive = engine.dialect.do_ping(dbapi_connection)
-        except engine.dialect.loaded_dbapi.Error as error:
-            raise exc.DisconnectionError(str(error)) from error
-        if not alive:
-            raise exc.DisconnectionError("the connection did not answer")
+    return create_engine(url, **kwargs)
 
 
 class WalCheckpointer:
