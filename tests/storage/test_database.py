@@ -142,7 +142,6 @@ def test_sqlite_wal_is_copied_back_by_the_background_checkpointer(tmp_path: Path
         database.dispose()
 
 
-
 def test_a_pooled_connection_killed_while_idle_is_replaced_without_failing_a_request(container: Container) -> None:
     if not container.db.is_postgres:
         pytest.skip("SQLite has no server connection to lose")
