@@ -113,7 +113,7 @@ def test_a_duplicate_key_is_shown_beside_the_key_and_the_form_keeps_its_values(s
     page = response.text.replace("\n", " ")
     key_field = found(r'(<input id="f-key".*?</div>)', page)
     assert 'value="plan"' in key_field and 'aria-invalid="true"' in key_field
-    assert '<p class="field-error" id="key-error">Already exists.</p>' in key_field
+    assert '<p class="field-error" id="key-error">A contact field &#39;plan&#39; already exists.</p>' in key_field
     assert 'id="f-label" name="label" type="text" value="Plan"' in page
     assert '<option value="enum" selected>' in page
     assert found(r'(?s)<textarea id="f-options"[^>]*>(.*?)</textarea>', response.text) == "free\npro\n\nenterprise"
@@ -131,14 +131,14 @@ def test_the_same_key_may_name_a_contact_field_and_a_company_field(sign_in_as: S
 
 
 @pytest.mark.parametrize("changes, name, message", [
-    ({"key": "email"}, "key", "This value is reserved."),
+    ({"key": "email"}, "key", "&#39;email&#39; is a built-in field name."),
     ({"key": "Plan Name"}, "key", "Use lowercase letters, digits and underscores"),
     ({"label": "  "}, "label", "Give the field a label"),
     ({"type": "colour"}, "type", "Choose one of the listed types."),
     ({"entity": "deal"}, "entity", "Choose contact or company."),
-    ({"options": ""}, "options", "This value is required."),
-    ({"options": "pro\npro"}, "options", "This value must be non-empty and distinct."),
-    ({"type": "number", "options": "1\n2"}, "options", "Only enum and list fields have options."),
+    ({"options": ""}, "options", "An enum field needs options."),
+    ({"options": "pro\npro"}, "options", "Options must be non-empty and distinct."),
+    ({"type": "number", "options": "1\n2"}, "options", "A number field takes no options."),
     ({"options": "x" * 201}, "options", "String should have at most 200 characters."),
 ], ids=["reserved", "bad-key", "no-label", "unknown-type", "unknown-entity", "enum-without-options",
         "repeated-option", "options-on-a-number", "long-option"])
@@ -196,7 +196,7 @@ def test_a_field_without_options_offers_none_to_edit(sign_in_as: SignIn, actors:
 
 
 @pytest.mark.parametrize("form, name, message", [
-    ({"label": "Plan", "options": ""}, "options", "This value is required."),
+    ({"label": "Plan", "options": ""}, "options", "An enum field needs options."),
     ({"label": "", "options": "free"}, "label", "Give the field a label"),
 ], ids=["enum-emptied", "no-label"])
 def test_a_bad_edit_is_shown_beside_its_input_and_saves_nothing(sign_in_as: SignIn, actors: Actors,

@@ -31,8 +31,8 @@ TYPE_HELP = {
     FieldType.NUMBER: "Number",
     FieldType.BOOLEAN: "Yes / no",
     FieldType.DATE: "Date",
-    FieldType.ENUM: "Enum — exactly one of the options",
-    FieldType.LIST: "List — several values, from the options if there are any",
+    FieldType.ENUM: "Enum — one of the options",
+    FieldType.LIST: "List — several values",
 }
 WITH_OPTIONS = (FieldType.ENUM, FieldType.LIST)
 FLAGS = ("is_required", "is_personal")
@@ -50,6 +50,14 @@ def _options_text(form: FormData) -> str:
 
 def _flags(form: FormData) -> dict[str, bool]:
     return {name: name in form for name in FLAGS}
+
+
+def _failure_errors(failure: CadenzaError, default_field: str = "form") -> dict[str, str]:
+    """The service's errors beside their fields; one error gets the service's whole sentence, which says more."""
+    errors = errors_from_failure(failure, default_field)
+    if len(failure.errors) == 1:
+        errors = {name: failure.detail for name in errors}
+    return errors
 
 
 def _label_error(label: str) -> dict[str, str]:
@@ -102,7 +110,7 @@ def create_field(request: Request, form: FormData = Depends(checked_form),
     except CadenzaError as failure:
         if failure.status == 403:
             raise
-        return _fields_page(request, session, values=values, errors=errors_from_failure(failure, "key"),
+        return _fields_page(request, session, values=values, errors=_failure_errors(failure, "key"),
                             status=failure.status)
     return redirect(request, "/fields", success(f"The {field.entity} field {field.label} ({field.key}) is added."))
 
@@ -141,7 +149,7 @@ def save(request: Request, field_id: int, form: FormData = Depends(checked_form)
     except CadenzaError as failure:
         if failure.status in (403, 404):
             raise
-        return _edit_page(request, field, values, errors_from_failure(failure), failure.status)
+        return _edit_page(request, field, values, _failure_errors(failure), failure.status)
     return redirect(request, "/fields", success(f"The field {values['label']} ({field.key}) is saved."))
 
 
