@@ -19,6 +19,7 @@ from cadenza.web.pages import (
     contacts,
     dashboard,
     duplicates,
+    fields,
     imports,
     users,
 )
@@ -39,7 +40,8 @@ def mount_ui(app: FastAPI, container: Container) -> None:
         session_max_age=settings.session_max_age_seconds,
     )
     app.mount("/static", ImmutableStaticFiles(directory=STATIC), name="static")  # fingerprinted: ?v=<hash>
-    for module in (auth, dashboard, duplicates, contacts, contact_edit, companies, imports, users, api_keys, audit):
+    pages = (auth, dashboard, duplicates, contacts, contact_edit, companies, imports, fields, users, api_keys, audit)
+    for module in pages:
         app.include_router(module.router)
     _html_errors_outside_the_api(app)
 
