@@ -189,3 +189,26 @@ def test_an_idempotency_key_creates_once(client: TestClient, actors: Actors, con
     assert (first.status_code, again.status_code) == (201, 201)
     assert again.json() == first.json()
     assert counts(container)["contacts"] == 1
+
+
+def test_contacts_export_as_csv_with_the_lists_filters(client: TestClient, actors: Actors,
+                                                       container: Container) -> None:
+    alice = actors.alice.principal
+    make_contact(container, alice, email="ada@example.com", tags=["vip"])
+    make_contact(container, alice, email="grace@example.com")
+    make_contact(container, actors.charlie.principal, email="charlie-only@example.com", tags=["vip"])
+    headers = actors.alice.headers(Scope.READ)
+
+    everyone = client.get("/api/v1/contacts/export.csv", headers=headers)
+    vip = client.get("/api/v1/contacts/export.csv", params={"tag": "vip"}, headers=headers)
+
+    assert everyone.status_code == 200, everyone.text
+    assert everyone.headers["content-type"] == "text/csv; charset=utf-8"
+    assert everyone.headers["content-disposition"] == 'attachment; filename="contacts.csv"'
+    lines = everyone.text.splitlines()
+    assert lines[0].startswith("id,email,first_name,last_name,phone,company,external_id,tags,timezone")
+    assert [line.split(",")[1] for line in lines[1:]] == ["grace@example.com", "ada@example.com"]
+    assert [line.split(",")[1] for line in vip.text.splitlines()[1:]] == ["ada@example.com"]
+    bad = client.get("/api/v1/contacts/export.csv", params={"attr.not a key!": "x"}, headers=headers)
+    assert bad.status_code in (400, 422) and bad.headers["content-type"] == "application/problem+json"
+    assert client.get("/api/v1/contacts/export.csv", headers=actors.alice.headers(Scope.INGEST)).status_code == 403

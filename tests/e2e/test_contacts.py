@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -58,3 +60,23 @@ def test_contact_profile_shows_fields_and_timeline_and_takes_a_tag(page: Page, l
     page.get_by_role("button", name="Remove tag gold-customer").click()
     expect(page.get_by_text("Removed the tag gold-customer.")).to_be_visible()
     assert "gold-customer" not in container.contacts.get_contact(actors.alice.principal, ada.id).tags
+
+
+def test_the_filtered_list_downloads_as_csv(page: Page, live_server: LiveServer, actors: Actors,
+                                            container: Container) -> None:
+    people = make_contacts(container, actors.alice.principal, 30)
+    sign_in(page, live_server, actors.alice.email, actors.alice.password, "/contacts")
+
+    with page.expect_download() as everyone:
+        page.get_by_role("link", name="Export CSV").click()
+    lines = Path(everyone.value.path()).read_text().splitlines()
+    assert everyone.value.suggested_filename == "contacts.csv"
+    assert len(lines) == 31  # the header and all 30, not just the page on screen
+
+    page.get_by_label("Search", exact=True).fill(people[3].email or "")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.get_by_test_id("contacts").locator("tbody tr")).to_have_count(1)
+    with page.expect_download() as one:
+        page.get_by_role("link", name="Export CSV").click()
+    lines = Path(one.value.path()).read_text().splitlines()
+    assert len(lines) == 2 and people[3].email in lines[1]

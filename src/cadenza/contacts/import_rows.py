@@ -41,6 +41,9 @@ _RESERVED_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "t
 _TAG_SPLIT = re.compile(r"[,;]")
 
 
+_FORMULA_STARTS = frozenset("=+-@")
+
+
 def fast_email(value: str) -> str | None:
     """The normalised address when the fast path can decide it is valid, else None (ask email-validator)."""
     if not value.isascii():
@@ -171,6 +174,8 @@ class RowReader:
             value = values[index].strip()
             if not value:
                 continue
+            if value[0] == "'" and value[1:2] in _FORMULA_STARTS:  # escaped on export (core.text.escape_csv_cell)
+                value = value[1:]
             try:
                 cleaned = check(value)
             except InvalidValue as problem:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.auth import Permission, Principal, record_audit
 from cadenza.contacts.errors import ContactNotFound, DuplicateContact, require
+from cadenza.contacts.export import contact_csv
 from cadenza.contacts.fields import FieldDefinition, load_definitions, merge_attributes
 from cadenza.contacts.models import Company, Contact, ContactTag
 from cadenza.contacts.normalize import email_or_error, phone_or_error
@@ -62,6 +63,16 @@ class ContactService:
             rows = list_contact_rows(session, principal.workspace_id, filters, before_id=before_id, limit=limit + 1)
             next_cursor = next_id_cursor(rows, limit)
             return Page(contacts_out(session, principal.workspace_id, rows[:limit]), next_cursor)
+
+    def export_csv(self, principal: Principal, filters: ContactFilters) -> Iterator[str]:
+        """The contacts matching `filters` as CSV lines (see `contacts.export`), newest first. The export of
+        personal data is recorded in the audit log, with its filters, before anything is read."""
+        require(principal, Permission.READ)
+        with self.db.transaction() as session:
+            record_audit(session, principal, "contacts.exported", at=self.clock.now(), target_type="contact",
+                         changes={"filters": filters.model_dump(mode="json", exclude_none=True,
+                                                                exclude_defaults=True)})
+        return contact_csv(self.db, principal.workspace_id, filters)
 
     # ---- changes ----------------------------------------------------------------------------
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.datastructures import FormData
 
 from cadenza.api.deps import get_container
@@ -32,21 +34,34 @@ def company_choices(request: Request, session: UiSession, selected: int | None) 
     return sorted(companies, key=lambda c: c.name.lower())
 
 
+def _filters(q: str | None, tag: str | None, company: str | None, created_after: str | None) -> ContactFilters:
+    return ContactFilters(q=(q or "").strip()[:200] or None, tag=(tag or "").strip()[:200] or None,
+                          company_id=optional_int(company), created_after=optional_date(created_after))
+
+
 @router.get("", include_in_schema=False)
 def list_contacts(request: Request, q: str | None = None, tag: str | None = None, company: str | None = None,
                   created_after: str | None = None, cursor: str | None = None,
                   session: UiSession = Depends(current_session)) -> Response:
-    company_id = optional_int(company)
-    after = optional_date(created_after)
-    filters = ContactFilters(q=(q or "").strip()[:200] or None, tag=(tag or "").strip()[:200] or None,
-                             company_id=company_id, created_after=after)
+    filters = _filters(q, tag, company, created_after)
     page = get_container(request).contacts.list_contacts(session.principal, filters, limit=PAGE_SIZE, cursor=cursor)
-    filtered = any([filters.q, filters.tag, company_id, after])
+    after = filters.created_after
+    filtered = any([filters.q, filters.tag, filters.company_id, after])
+    values = {"q": filters.q or "", "tag": filters.tag or "", "company": filters.company_id,
+              "created_after": after.date().isoformat() if after else ""}
     return render(request, "contacts/list.html", section="contacts", contacts=page.items,
                   pages=pager(request, page.next_cursor), filtered=filtered,
-                  values={"q": filters.q or "", "tag": filters.tag or "", "company": company_id,
-                          "created_after": after.date().isoformat() if after else ""},
-                  companies=company_choices(request, session, company_id))
+                  values=values, export_query=urlencode({k: v for k, v in values.items() if v}),
+                  companies=company_choices(request, session, filters.company_id))
+
+
+@router.get("/export.csv", include_in_schema=False)
+def export_contacts(request: Request, q: str | None = None, tag: str | None = None, company: str | None = None,
+                    created_after: str | None = None, session: UiSession = Depends(current_session)) -> Response:
+    """The contacts the list shows (its filters, every page) as a CSV download."""
+    lines = get_container(request).contacts.export_csv(session.principal, _filters(q, tag, company, created_after))
+    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
 
 
 @router.get("/{contact_id:int}", include_in_schema=False)
