@@ -36,6 +36,6 @@ def test_contacts_companies_fields_conform_to_their_schema(app: Any, container: 
                  attributes={"plan": "pro"})
     schema = schemathesis.openapi.from_asgi("/openapi.json", app).include(path_regex=PATHS, tag=list(TAGS))
     operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) == 20
+    assert len(operations) == 21
     for operation in operations:
         run_operation(operation, mode, actors.alice.headers(Scope.WRITE), max_examples=EXAMPLES[mode])
