@@ -1,4 +1,4 @@
-"""`cadenza` commands: serve, worker, db, users, keys, import, demo."""
+"""`cadenza` commands: serve, worker, db, users, keys, import, export, jobs, demo."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import typer
 
-from cadenza.cli import admin, database, importing, jobs, server
+from cadenza.cli import admin, database, exporting, importing, jobs, server
 
 app = typer.Typer(help="Cadenza: open-source marketing automation.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -17,6 +17,7 @@ app.add_typer(database.app, name="db")
 app.add_typer(admin.users, name="users")
 app.add_typer(admin.keys, name="keys")
 app.add_typer(importing.app, name="import")
+app.add_typer(exporting.app, name="export")
 app.add_typer(jobs.app, name="jobs")
 
 

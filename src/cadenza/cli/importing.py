@@ -27,7 +27,7 @@ CLI_ACTOR = "cli"
 SHOWN_ERRORS = 10
 
 
-def _workspace_principal(container: Container, workspace: str | None) -> Principal:
+def workspace_principal(container: Container, workspace: str | None) -> Principal:
     """--workspace as a slug or an id; without it, the only workspace."""
     try:
         found = container.access.find_workspace(workspace)
@@ -73,7 +73,7 @@ def import_contacts(
     line numbers); 1 when it stopped half-way (resume it with `cadenza import resume ID`); 2 for bad input.
     """
     with operator_container() as container:
-        principal = _workspace_principal(container, workspace)
+        principal = workspace_principal(container, workspace)
         with file.open("rb") as source:
             contact_import = container.imports.create_import(
                 principal, file.name, source, parse_mapping(mapping) or None, not no_update, default_region=region,
@@ -94,7 +94,7 @@ def resume_import(
 ) -> None:
     """Resume an import that stopped (failed or interrupted) after its last committed chunk."""
     with operator_container() as container:
-        principal = _workspace_principal(container, workspace)
+        principal = workspace_principal(container, workspace)
         _run(container, principal, container.imports.get_import(principal, import_id), as_json)
 
 

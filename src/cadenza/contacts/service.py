@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,13 @@ class ContactService:
             rows = list_contact_rows(session, principal.workspace_id, filters, before_id=before_id, limit=limit + 1)
             next_cursor = next_id_cursor(rows, limit)
             return Page(contacts_out(session, principal.workspace_id, rows[:limit]), next_cursor)
+
+    def count_contacts(self, principal: Principal) -> int:
+        """How many contacts the workspace has."""
+        require(principal, Permission.READ)
+        with self.db.read() as session:
+            return int(session.scalar(select(func.count()).select_from(Contact).where(
+                Contact.workspace_id == principal.workspace_id)) or 0)
 
     def export_csv(self, principal: Principal, filters: ContactFilters) -> Iterator[str]:
         """The contacts matching `filters` as CSV lines (see `contacts.export`), newest first. The export of
