@@ -19,6 +19,7 @@ from cadenza.contacts.queries import contacts_out, list_contact_rows
 from cadenza.contacts.schemas import ContactFilters, ContactOut
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
+from cadenza.storage.bulk import plan_each_statement
 
 HEADERS = ("id", "email", "first_name", "last_name", "phone", "company", "external_id", "tags", "timezone",
            "created_at", "updated_at", "last_seen_at")
@@ -49,6 +50,7 @@ def _lines(db: Database, workspace_id: int, filters: ContactFilters, keys: list[
         if not more or not contacts:
             return
         with db.read() as session:
+            plan_each_statement(session)
             rows = list_contact_rows(session, workspace_id, filters, before_id=contacts[-1].id, limit=page)
             contacts, more = contacts_out(session, workspace_id, rows), len(rows) == page
 

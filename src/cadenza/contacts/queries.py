@@ -17,6 +17,7 @@ from cadenza.contacts.normalize import InvalidValue, normalise_email
 from cadenza.contacts.schemas import CompanySummary, ContactFilters, ContactOut
 from cadenza.core.clock import as_utc
 from cadenza.core.errors import ValidationFailed
+from cadenza.storage.bulk import among
 from cadenza.storage.dialect import json_contains, newest_first, search_lower, starts_with
 
 ATTRIBUTE_FILTER_KEY = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
@@ -130,7 +131,7 @@ def contacts_out(session: Session, workspace_id: int, contacts: Sequence[Any]) -
     connection = session.connection()  # Core rows: no ORM layer on the list's hot path
     for contact_id, tag in connection.execute(
         select(ContactTag.contact_id, ContactTag.tag)
-        .where(ContactTag.workspace_id == workspace_id, ContactTag.contact_id.in_(ids))
+        .where(ContactTag.workspace_id == workspace_id, among(session, ContactTag.contact_id, ids))
         .order_by(ContactTag.contact_id, ContactTag.tag)
     ):
         tags[contact_id].append(tag)
@@ -138,7 +139,7 @@ def contacts_out(session: Session, workspace_id: int, contacts: Sequence[Any]) -
     companies: dict[int, str] = {}
     if company_ids:
         companies = {company_id: name for company_id, name in connection.execute(select(Company.id, Company.name).where(
-            Company.workspace_id == workspace_id, Company.id.in_(company_ids)))}
+            Company.workspace_id == workspace_id, among(session, Company.id, company_ids)))}
     return [contact_out(c, tags.get(c.id, []), companies) for c in contacts]
 
 
