@@ -80,3 +80,24 @@ def test_the_filtered_list_downloads_as_csv(page: Page, live_server: LiveServer,
         page.get_by_role("link", name="Export CSV").click()
     lines = Path(one.value.path()).read_text().splitlines()
     assert len(lines) == 2 and people[3].email in lines[1]
+
+
+def test_a_marketer_adds_a_contact_by_hand(page: Page, live_server: LiveServer, actors: Actors,
+                                           container: Container) -> None:
+    sign_in(page, live_server, actors.bob.email, actors.bob.password, "/contacts")
+
+    page.get_by_role("link", name="New contact").click()
+    page.get_by_label("First name").fill("Grace")
+    page.get_by_label("Email").fill("not an email")
+    page.get_by_role("button", name="Add contact").click()
+    expect(page.locator("#email-error")).to_be_visible()
+    expect(page.get_by_label("First name")).to_have_value("Grace")
+
+    page.get_by_label("Email").fill("grace@example.com")
+    page.get_by_label("Tags").fill("vip")
+    page.get_by_role("button", name="Add contact").click()
+
+    expect(page.get_by_text("Contact added.")).to_be_visible()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Grace")
+    page.get_by_role("link", name="Contacts", exact=True).first.click()
+    expect(page.get_by_test_id("contacts").locator("tbody tr")).to_have_count(1)

@@ -189,3 +189,54 @@ def test_deleting_a_contact_asks_first(sign_in_as: SignIn, actors: Actors, conta
 
     assert response.status_code == 303 and response.headers["location"] == "/contacts"
     assert client.get(f"/contacts/{contact.id}").status_code == 404
+
+
+def test_a_writer_adds_a_contact_with_its_company_tags_and_custom_fields(sign_in_as: SignIn, actors: Actors,
+                                                                         container: Container) -> None:
+    from cadenza.contacts.schemas import FieldCreate
+
+    alice = actors.alice.principal
+    container.fields.create_field(alice, FieldCreate(key="plan", label="Plan", type="enum", options=["free", "pro"]))
+    company = container.companies.create_company(alice, CompanyCreate(name="Initech"))
+    client = sign_in_as(actors.bob)
+    assert 'href="/contacts/new"' in client.get("/contacts").text
+    form = client.get("/contacts/new").text
+    assert 'name="attr.plan"' in form and 'name="tags"' in form and "Initech" in form
+
+    response = post_form(client, "/contacts/new", {
+        "first_name": "Ada", "last_name": "Lovelace", "email": "Ada@Example.com", "phone": "", "external_id": "",
+        "timezone": "", "company_id": str(company.id), "tags": "vip, newsletter", "attr.plan": "pro"})
+
+    assert response.status_code == 303
+    contact_id = int(response.headers["location"].rsplit("/", 1)[1])
+    contact = container.contacts.get_contact(alice, contact_id)
+    assert (contact.email, contact.first_name, contact.company_id) == ("ada@example.com", "Ada", company.id)
+    assert (sorted(contact.tags), contact.attributes) == (["newsletter", "vip"], {"plan": "pro"})
+    assert "Contact added." in client.get(response.headers["location"]).text
+
+
+def test_a_bad_new_contact_is_shown_beside_its_fields_and_nothing_is_added(sign_in_as: SignIn, actors: Actors,
+                                                                           container: Container) -> None:
+    from cadenza.contacts.schemas import ContactFilters
+
+    container.contacts.create_contact(actors.alice.principal, ContactCreate(email="taken@example.com"))
+    client = sign_in_as(actors.alice)
+
+    bad = post_form(client, "/contacts/new", {"email": "not an email", "first_name": "Kept"})
+    taken = post_form(client, "/contacts/new", {"email": "taken@example.com", "first_name": "Again"})
+
+    assert bad.status_code == 422
+    assert 'id="email-error"' in bad.text and 'value="Kept"' in bad.text
+    assert taken.status_code == 409 and 'value="Again"' in taken.text
+    assert len(container.contacts.list_contacts(actors.alice.principal, ContactFilters()).items) == 1
+
+
+def test_an_analyst_cannot_add_a_contact(sign_in_as: SignIn, actors: Actors, container: Container) -> None:
+    from cadenza.contacts.schemas import ContactFilters
+
+    client = sign_in_as(_analyst(container, actors))
+    assert 'href="/contacts/new"' not in client.get("/contacts").text
+
+    assert client.get("/contacts/new").status_code == 403
+    assert post_form(client, "/contacts/new", {"email": "sneaky@example.com"}).status_code == 403
+    assert container.contacts.list_contacts(actors.alice.principal, ContactFilters()).items == []

@@ -1,4 +1,4 @@
-"""Editing a contact: a plain form whose POST sends only what changed (PATCH semantics)."""
+"""Adding a contact, and editing one: a plain form whose POST sends only what changed (PATCH semantics)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from cadenza.api.deps import get_container
-from cadenza.contacts.schemas import ContactOut, ContactUpdate, FieldOut
+from cadenza.contacts.schemas import ContactCreate, ContactOut, ContactUpdate, FieldOut
 from cadenza.core.errors import CadenzaError
 from cadenza.web.forms import errors_from_failure, errors_from_validation, optional_int, text
 from cadenza.web.pages.contacts import company_choices
@@ -48,11 +48,54 @@ def update_from(changes: dict[str, str]) -> ContactUpdate:
     return ContactUpdate(**data)
 
 
-def _edit_page(request: Request, session: UiSession, contact: ContactOut, fields: list[FieldOut],
+def _edit_page(request: Request, session: UiSession, contact: ContactOut | None, fields: list[FieldOut],
                values: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
     selected = optional_int(values.get("company_id"))
     return render(request, "contacts/edit.html", status=status, section="contacts", contact=contact, fields=fields,
                   values=values, errors=errors, companies=company_choices(request, session, selected))
+
+
+def blank_values(fields: list[FieldOut]) -> dict[str, str]:
+    return {**{name: "" for name in STANDARD}, "company_id": "", "tags": "",
+            **{f"attr.{field.key}": "" for field in fields}}
+
+
+def create_from(values: dict[str, str]) -> ContactCreate:
+    """The filled-in values only: an empty box is no value."""
+    data: dict[str, Any] = {name: values[name] for name in STANDARD if values.get(name)}
+    if values.get("company_id"):
+        data["company_id"] = optional_int(values["company_id"])
+    attributes = {name.removeprefix("attr."): value for name, value in values.items()
+                  if name.startswith("attr.") and value}
+    if attributes:
+        data["attributes"] = attributes
+    tags = [tag.strip() for tag in values.get("tags", "").split(",") if tag.strip()]
+    if tags:
+        data["tags"] = tags
+    return ContactCreate(**data)
+
+
+@router.get("/new", include_in_schema=False)
+def new_form(request: Request, session: UiSession = Depends(writer_session)) -> Response:
+    fields = get_container(request).fields.list_fields(session.principal, entity="contact")
+    return _edit_page(request, session, None, fields, blank_values(fields), {})
+
+
+@router.post("/new", include_in_schema=False)
+def add(request: Request, form: FormData = Depends(checked_form),
+        session: UiSession = Depends(current_session)) -> Response:
+    container = get_container(request)
+    fields = container.fields.list_fields(session.principal, entity="contact")
+    values = {name: text(form, name) for name in blank_values(fields)}
+    try:
+        contact = container.contacts.create_contact(session.principal, create_from(values))
+    except ValidationError as invalid:
+        return _edit_page(request, session, None, fields, values, errors_from_validation(invalid), 422)
+    except CadenzaError as failure:
+        if failure.status == 403:
+            raise
+        return _edit_page(request, session, None, fields, values, errors_from_failure(failure), failure.status)
+    return redirect(request, f"/contacts/{contact.id}", success("Contact added."))
 
 
 @router.get("/{contact_id:int}/edit", include_in_schema=False)
