@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from sqlalchemy import delete, select
+from sqlalchemy import ColumnElement, delete, or_, select
 from sqlalchemy.orm import Session
 
 from cadenza.auth.audit import record_audit
@@ -196,33 +197,35 @@ def _email_network_prefix(email: str) -> str:
     return "email-network:" + digest(email)[:32] + ":"
 
 
+def _counted_against(emails: Iterable[str]) -> ColumnElement[bool]:
+    """The throttle rows of these emails: from any network, and from each network."""
+    emails = list(emails)
+    return or_(SignInThrottle.subject.in_([_email_key(email) for email in emails]),
+               *(SignInThrottle.subject.like(_email_network_prefix(email) + "%") for email in emails))
+
+
 def sign_in_locks(session: Session, emails: list[str], now: dt.datetime) -> dict[str, dt.datetime]:
     """Until when each of these accounts cannot sign in from some network (or from any), when it cannot now."""
     wanted = {email.strip().lower() for email in emails}
     if not wanted:
         return {}
+    email_of = {key: email for email in wanted for key in (_email_key(email), _email_network_prefix(email))}
     rows = session.scalars(select(SignInThrottle).where(
-        SignInThrottle.subject.like("email%"), SignInThrottle.updated_at >= now - _FORGET_AFTER))
-    by_key = {row.subject: row for row in rows}
+        _counted_against(wanted), SignInThrottle.updated_at >= now - _FORGET_AFTER))
     locks: dict[str, dt.datetime] = {}
-    for email in wanted:
-        account, prefix = _email_key(email), _email_network_prefix(email)
-        waits = [next_attempt_at([dt.datetime.fromisoformat(at) for at in row.failures], now,
-                                 ACCOUNT_LIMIT if key == account else EMAIL_LIMIT)
-                 for key, row in by_key.items() if key == account or key.startswith(prefix)]
-        until = max((wait for wait in waits if wait is not None), default=None)
-        if until is not None:
-            locks[email] = until
+    for row in rows:
+        is_account = row.subject in email_of
+        email = email_of[row.subject if is_account else row.subject[:row.subject.rindex(":") + 1]]
+        wait = next_attempt_at([dt.datetime.fromisoformat(at) for at in row.failures], now,
+                               ACCOUNT_LIMIT if is_account else EMAIL_LIMIT)
+        if wait is not None and (email not in locks or wait > locks[email]):
+            locks[email] = wait
     return locks
 
 
 def clear_sign_in_failures(session: Session, email: str) -> int:
     """Forgets the failed sign-ins counted against this email, from every network. Returns how many subjects."""
-    email = email.strip().lower()
-    prefix = _email_network_prefix(email)
-    removed = session.execute(delete(SignInThrottle).where(
-        (SignInThrottle.subject == _email_key(email))
-        | (SignInThrottle.subject.like(prefix + "%"))))
+    removed = session.execute(delete(SignInThrottle).where(_counted_against([email.strip().lower()])))
     return int(getattr(removed, "rowcount", 0) or 0)
 
 
