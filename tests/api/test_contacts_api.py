@@ -205,6 +205,7 @@ def test_contacts_export_as_csv_with_the_lists_filters(client: TestClient, actor
     assert everyone.status_code == 200, everyone.text
     assert everyone.headers["content-type"] == "text/csv; charset=utf-8"
     assert everyone.headers["content-disposition"] == 'attachment; filename="contacts.csv"'
+    assert everyone.headers["cache-control"] == "no-store"
     lines = everyone.text.splitlines()
     assert lines[0].startswith("id,email,first_name,last_name,phone,company,external_id,tags,timezone")
     assert [line.split(",")[1] for line in lines[1:]] == ["grace@example.com", "ada@example.com"]

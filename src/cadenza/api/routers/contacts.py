@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 
 from cadenza.api.deps import can_read, can_write, get_container
+from cadenza.api.downloads import csv_download
 from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
@@ -93,8 +94,7 @@ def list_contacts(
 def export_contacts(filters: ContactFilters = Depends(contact_filters), principal: Principal = Depends(can_read),
                     container: Container = Depends(get_container)) -> StreamingResponse:
     lines = container.contacts.export_csv(principal, filters)
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
+    return csv_download(lines, "contacts.csv")
 
 
 @router.post("/contacts", response_model=ContactOut, status_code=status.HTTP_201_CREATED,

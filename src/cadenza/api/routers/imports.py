@@ -14,6 +14,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 
 from cadenza.api.deps import can_read, can_write, get_container
+from cadenza.api.downloads import csv_download
 from cadenza.api.problems import problems
 from cadenza.auth import Principal
 from cadenza.bootstrap import Container
@@ -176,8 +177,7 @@ def list_import_errors(import_id: ImportId, limit: Limit = None, cursor: Cursor 
 def export_import_errors(import_id: ImportId, principal: Principal = Depends(can_read),
                          container: Container = Depends(get_container)) -> StreamingResponse:
     lines = container.imports.export_errors_csv(principal, import_id)
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"'})
+    return csv_download(lines, f"import-{import_id}-errors.csv")
 
 
 @router.post("/imports/{import_id}/cancel", response_model=ImportOut, responses=problems(404, 409),

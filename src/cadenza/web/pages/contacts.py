@@ -5,10 +5,11 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from cadenza.api.deps import get_container
+from cadenza.api.downloads import csv_download
 from cadenza.contacts.schemas import CompanyOut, ContactFilters
 from cadenza.core.errors import CadenzaError
 from cadenza.web.forms import optional_date, optional_int, text
@@ -60,8 +61,7 @@ def export_contacts(request: Request, q: str | None = None, tag: str | None = No
                     created_after: str | None = None, session: UiSession = Depends(current_session)) -> Response:
     """The contacts the list shows (its filters, every page) as a CSV download."""
     lines = get_container(request).contacts.export_csv(session.principal, _filters(q, tag, company, created_after))
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8",
-                             headers={"Content-Disposition": 'attachment; filename="contacts.csv"'})
+    return csv_download(lines, "contacts.csv")
 
 
 @router.get("/{contact_id:int}", include_in_schema=False)

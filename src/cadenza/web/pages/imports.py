@@ -6,10 +6,11 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from starlette.datastructures import FormData, UploadFile
 
 from cadenza.api.deps import get_container
+from cadenza.api.downloads import csv_download
 from cadenza.core.errors import CadenzaError
 from cadenza.web.forms import text
 from cadenza.web.paging import pager
@@ -148,9 +149,7 @@ def import_detail(request: Request, import_id: int, errors: str | None = None,
 @router.get("/{import_id:int}/errors.csv", include_in_schema=False)
 def errors_csv(request: Request, import_id: int, session: UiSession = Depends(current_session)) -> Response:
     lines = get_container(request).imports.export_errors_csv(session.principal, import_id)
-    return StreamingResponse(lines, media_type="text/csv; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="import-{import_id}-errors.csv"',
-        "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"})
+    return csv_download(lines, f"import-{import_id}-errors.csv")
 
 
 @router.post("/{import_id:int}/cancel", include_in_schema=False)
