@@ -31,9 +31,17 @@ def contact_csv(db: Database, workspace_id: int, filters: ContactFilters, *, pag
     the rest is read as the caller iterates, newest contact first."""
     with db.read() as session:
         keys = sorted(load_definitions(session, workspace_id, "contact"))
-        rows = list_contact_rows(session, workspace_id, filters, before_id=None, limit=page)
-        first = contacts_out(session, workspace_id, rows)
-    return _lines(db, workspace_id, filters, keys, first, len(rows) == page, page)
+    first, more = _page(db, workspace_id, filters, None, page)
+    return _lines(db, workspace_id, filters, keys, first, more, page)
+
+
+def _page(db: Database, workspace_id: int, filters: ContactFilters, before_id: int | None,
+          page: int) -> tuple[list[ContactOut], bool]:
+    """One page of contacts below `before_id`, and whether more may follow."""
+    with db.read() as session:
+        plan_each_statement(session)
+        rows = list_contact_rows(session, workspace_id, filters, before_id=before_id, limit=page)
+        return contacts_out(session, workspace_id, rows), len(rows) == page
 
 
 def _lines(db: Database, workspace_id: int, filters: ContactFilters, keys: list[str], contacts: list[ContactOut],
@@ -49,10 +57,7 @@ def _lines(db: Database, workspace_id: int, filters: ContactFilters, keys: list[
         buffer.truncate()
         if not more or not contacts:
             return
-        with db.read() as session:
-            plan_each_statement(session)
-            rows = list_contact_rows(session, workspace_id, filters, before_id=contacts[-1].id, limit=page)
-            contacts, more = contacts_out(session, workspace_id, rows), len(rows) == page
+        contacts, more = _page(db, workspace_id, filters, contacts[-1].id, page)
 
 
 def _row(contact: ContactOut, keys: Sequence[str]) -> list[str]:
