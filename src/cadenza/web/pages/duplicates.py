@@ -3,6 +3,8 @@ background, and the page follows the latest one (status, progress, pairs found, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
@@ -35,6 +37,18 @@ def list_candidates(request: Request, cursor: str | None = None,
                   reasons=REASONS, pages=pager(request, page.next_cursor), scan=scan)
 
 
+def _back(request: Request, action: Callable[[], object], done: str) -> Response:
+    """Does `action`, then back to the duplicates page saying what happened, or why it could not (a refusal
+    for the user's role stays a 403 page)."""
+    try:
+        action()
+    except CadenzaError as failure:
+        if failure.status == 403:
+            raise
+        return redirect(request, "/contacts/duplicates", error(failure.detail))
+    return redirect(request, "/contacts/duplicates", success(done))
+
+
 @router.post("/scan", include_in_schema=False)
 def scan(request: Request, form: FormData = Depends(checked_form),
          session: UiSession = Depends(current_session)) -> Response:
@@ -47,13 +61,9 @@ def scan(request: Request, form: FormData = Depends(checked_form),
 @router.post("/scans/{scan_id:int}/cancel", include_in_schema=False)
 def cancel_scan(request: Request, scan_id: int, form: FormData = Depends(checked_form),
                 session: UiSession = Depends(current_session)) -> Response:
-    try:
-        get_container(request).duplicate_scans.cancel_scan(session.principal, scan_id)
-    except CadenzaError as failure:
-        if failure.status == 403:
-            raise
-        return redirect(request, "/contacts/duplicates", error(failure.detail))
-    return redirect(request, "/contacts/duplicates", success("Scan cancelled. Pairs it already found stay."))
+    scans = get_container(request).duplicate_scans
+    return _back(request, lambda: scans.cancel_scan(session.principal, scan_id),
+                 "Scan cancelled. Pairs it already found stay.")
 
 
 @router.post("/merge", include_in_schema=False)
@@ -62,23 +72,14 @@ def merge(request: Request, form: FormData = Depends(checked_form),
     survivor_id, merged_id = optional_int(text(form, "survivor_id")), optional_int(text(form, "merged_id"))
     if survivor_id is None or merged_id is None:
         return redirect(request, "/contacts/duplicates", error("Choose which contact to keep."))
-    try:
-        get_container(request).duplicates.merge_contacts(session.principal, survivor_id, merged_id)
-    except CadenzaError as failure:
-        if failure.status == 403:
-            raise
-        return redirect(request, "/contacts/duplicates", error(failure.detail))
-    return redirect(request, "/contacts/duplicates",
-                    success(f"Merged. Contact #{merged_id} is now part of contact #{survivor_id}."))
+    duplicates = get_container(request).duplicates
+    return _back(request, lambda: duplicates.merge_contacts(session.principal, survivor_id, merged_id),
+                 f"Merged. Contact #{merged_id} is now part of contact #{survivor_id}.")
 
 
 @router.post("/{candidate_id:int}/dismiss", include_in_schema=False)
 def dismiss(request: Request, candidate_id: int, form: FormData = Depends(checked_form),
             session: UiSession = Depends(current_session)) -> Response:
-    try:
-        get_container(request).duplicates.dismiss_candidate(session.principal, candidate_id)
-    except CadenzaError as failure:
-        if failure.status == 403:
-            raise
-        return redirect(request, "/contacts/duplicates", error(failure.detail))
-    return redirect(request, "/contacts/duplicates", success("Dismissed: they stay two contacts."))
+    duplicates = get_container(request).duplicates
+    return _back(request, lambda: duplicates.dismiss_candidate(session.principal, candidate_id),
+                 "Dismissed: they stay two contacts.")
