@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -11,6 +12,7 @@ from starlette.datastructures import FormData
 
 from cadenza.api.deps import get_container
 from cadenza.auth import Role
+from cadenza.auth.models import User
 from cadenza.core.errors import CadenzaError
 from cadenza.web.forms import errors_from_failure, text
 from cadenza.web.session import UiSession, current_session
@@ -72,8 +74,17 @@ def create_user(request: Request, form: FormData = Depends(checked_form),
 
 def _change_member(request: Request, session: UiSession, user_id: int, describe: str, **changes: Any) -> Response:
     """One membership change, then back to the list with what happened (or why it could not)."""
+    access = get_container(request).access
+    return _member_outcome(request, session, lambda: access.update_member(session.principal, user_id, **changes),
+                           describe)
+
+
+def _member_outcome(request: Request, session: UiSession, action: Callable[[], tuple[User, Role]],
+                    describe: str) -> Response:
+    """Back to the list saying what `action` did to a member (`describe` names {email} and {role}), or why
+    it could not; an unknown member or a non-admin gets the error page."""
     try:
-        user, role = get_container(request).access.update_member(session.principal, user_id, **changes)
+        user, role = action()
     except CadenzaError as failure:
         if failure.status == 404 or not session.is_admin:
             raise
@@ -108,10 +119,6 @@ def activate(request: Request, user_id: int, form: FormData = Depends(checked_fo
 @router.post("/{user_id:int}/unlock", include_in_schema=False)
 def unlock(request: Request, user_id: int, form: FormData = Depends(checked_form),
            session: UiSession = Depends(current_session)) -> Response:
-    try:
-        user, _role = get_container(request).access.unlock_sign_in(session.principal, user_id)
-    except CadenzaError as failure:
-        if failure.status == 404 or not session.is_admin:
-            raise
-        return redirect(request, "/settings/users", error(failure.detail))
-    return redirect(request, "/settings/users", success(f"{user.email} can sign in again now."))
+    access = get_container(request).access
+    return _member_outcome(request, session, lambda: access.unlock_sign_in(session.principal, user_id),
+                           "{email} can sign in again now.")
