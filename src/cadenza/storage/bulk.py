@@ -14,12 +14,15 @@ No defaults are filled in and nothing is returned: callers give every value, ids
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
+
+from cadenza.storage.base import UTCDateTime
 
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
@@ -46,7 +49,8 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
 def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                dialect: Any) -> list[tuple[Any, ...]]:
     types = [table.c[name].type for name in columns]
-    processors = [column_type.dialect_impl(dialect).bind_processor(dialect) for column_type in types]
+    processors = [_datetime_processor(dialect.name) if isinstance(column_type, UTCDateTime) else
+                  column_type.dialect_impl(dialect).bind_processor(dialect) for column_type in types]
     if not any(processors):
         return [tuple(row) for row in rows]
     by_column = [
@@ -56,6 +60,20 @@ def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any
         for process, column_type, column in zip(processors, types, zip(*rows, strict=True), strict=True)
     ]
     return list(zip(*by_column, strict=True))
+
+
+def _datetime_processor(dialect_name: str) -> Any:
+    """UTCDateTime's bind processing, in one step: what `UTCDateTime.process_bind_param` and then the dialect's
+    own DATETIME processor make of a value (SQLite: the text `YYYY-MM-DD HH:MM:SS.ffffff`), at a fraction of
+    their cost. A property test holds it to theirs."""
+    utc = dt.UTC
+
+    def to_utc(value: dt.datetime) -> dt.datetime:
+        return value.replace(tzinfo=utc) if value.tzinfo is None else value.astimezone(utc)
+
+    if dialect_name == "sqlite":
+        return lambda value: to_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+    return to_utc
 
 
 def _each_once(process: Any, column: Sequence[Any]) -> list[Any]:
