@@ -209,6 +209,14 @@ def run_clients(ports: list[int], key: str, bodies: list[bytes], clients: int,
     return elapsed, len(bodies) - len(queue)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far: less sensitive to a busy machine than events/s."""
+    import psutil
+
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def wait_ready(port: int, server: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -265,6 +273,7 @@ def main() -> None:
                                         time.monotonic() + args.max_seconds)
             sent += len(warmup)
             stored = count_events(url)
+            server_cpu = sum(cpu_seconds(server.pid) for server in servers)
         finally:
             for server in servers:
                 server.terminate()
@@ -287,6 +296,8 @@ def main() -> None:
           f"the first {args.warmup} batches not timed)")
     print(f"server processes         {args.servers}")
     print(f"ingest_events_per_s      {rate:,.0f}")
+    print(f"server_cpu_ms_per_batch  {server_cpu * 1000 / sent:.2f} (CPU of the server processes per "
+          f"{BATCH_SIZE} events, warm-up included)")
     if baseline:
         print(f"{baseline_name:24} {baseline:,.0f}")
         print(f"ratio                    {rate / baseline:.3f}")
