@@ -32,7 +32,7 @@ from cadenza.auth import Permission, Principal, record_audit
 from cadenza.config import Settings
 from cadenza.contacts.csv_source import CsvFormat, CsvSource, SourceRow, detect_format
 from cadenza.contacts.errors import require
-from cadenza.contacts.import_rows import ContactRow, RowProblem, contact_row
+from cadenza.contacts.import_rows import RowProblem, RowValues
 from cadenza.contacts.import_validation import Checked, ReaderSpec, available_workers, checked_batches
 from cadenza.contacts.import_writer import plan_chunk, write_chunk
 from cadenza.contacts.mapping import (
@@ -223,11 +223,13 @@ class ImportService:
 
     def _commit_chunk(self, contact_import: ContactImport, offset: int, batch: list[SourceRow], results: Checked,
                       required: dict[str, str | None]) -> ContactImport:
-        rows: list[ContactRow] = []
+        rows: list[RowValues] = []
+        raws: list[str] = []
         problems: list[RowProblem] = []
         for source_row, result in zip(batch, results, strict=True):
             if isinstance(result, tuple):
-                rows.append(contact_row(result, source_row.raw))
+                rows.append(result)
+                raws.append(source_row.raw)
             else:
                 problems.extend(RowProblem(source_row.line, column, message, source_row.raw)
                                 for column, message in result)
@@ -235,8 +237,8 @@ class ImportService:
         now = self.clock.now()
         with self.db.transaction() as session:
             plan_each_statement(session)
-            plan = plan_chunk(session, workspace_id, rows, problems, update_existing=contact_import.update_existing,
-                              required=required)
+            plan = plan_chunk(session, workspace_id, rows, raws, problems,
+                              update_existing=contact_import.update_existing, required=required)
             # First write of the chunk: move the progress on, only from where this run found it. On PostgreSQL
             # this locks the import row, so a second run of the same import waits here and then stops.
             moved = session.execute(

@@ -96,11 +96,11 @@ def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
         return []
     from sqlalchemy import func, select, text
 
-    if session.get_bind().dialect.name == "postgresql":
-        rows = session.execute(
-            text("SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"),
+    if session.get_bind().dialect.name == "postgresql":  # one row (an array), not `count` rows to fetch
+        ids = session.scalar(
+            text("SELECT array_agg(nextval(pg_get_serial_sequence(:table, 'id'))) FROM generate_series(1, :count)"),
             {"table": table.name, "count": count})
-        return [int(value) for (value,) in rows]
+        return sorted(ids)
     start = int(session.scalar(select(func.max(table.c.id))) or 0) + 1
     return list(range(start, start + count))
 
