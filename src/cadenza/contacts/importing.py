@@ -46,6 +46,7 @@ from cadenza.contacts.mapping import (
 from cadenza.contacts.models import ContactImport, CustomField, ImportRowError
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, ValidationFailed
+from cadenza.core.heap import long_lived_objects_frozen
 from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
@@ -199,7 +200,8 @@ class ImportService:
             raise ValidationFailed(f"The mapping uses custom fields that no longer exist: {', '.join(missing)}.")
         required = _required_fields(contact_import.mapping, fields)
         path = Path(contact_import.stored_path or "")
-        with path.open("rb") as stream:
+        large = contact_import.bytes_total - contact_import.bytes_done >= self.pool_min_bytes
+        with path.open("rb") as stream, long_lived_objects_frozen(enabled=large):
             source = CsvSource(stream, CsvFormat(contact_import.encoding or "utf-8", contact_import.delimiter or ","))
             spec = ReaderSpec(source.headers, contact_import.mapping, fields, contact_import.default_region)
             rows = source.rows(contact_import.bytes_done or None, contact_import.lines_done)
