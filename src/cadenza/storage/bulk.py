@@ -17,7 +17,6 @@ text) passes `prepared=True`, and the rows go to the driver as they are.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -25,6 +24,7 @@ from sqlalchemy import JSON, Table, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from cadenza.storage.base import UTCDateTime
+from cadenza.storage.database import json_dumps
 
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
@@ -117,7 +117,7 @@ def among(session: Session, column: Any, values: Collection[Any]) -> Any:
         return column == any_(bindparam(None, items, type_=ARRAY(column.type)))
     if len(items) <= _SQLITE_PLAIN_IN:  # a short IN list costs SQLite less than decoding JSON
         return column.in_(items)
-    listed = func.json_each(bindparam(None, json.dumps(items))).table_valued("value")
+    listed = func.json_each(bindparam(None, json_dumps(items))).table_valued("value")
     return column.in_(select(listed.c.value))
 
 
