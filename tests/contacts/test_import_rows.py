@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cadenza.contacts.csv_source import SourceRow
-from cadenza.contacts.import_rows import ContactRow, RowProblem, RowReader, clean_email, fast_email
+from cadenza.contacts.import_rows import (
+    ContactRow,
+    RowProblem,
+    RowReader,
+    clean_email,
+    clean_phone,
+    fast_email,
+    fast_phone,
+)
 from cadenza.contacts.mapping import FieldChoice
-from cadenza.contacts.normalize import InvalidValue, normalise_email
+from cadenza.contacts.normalize import InvalidValue, normalise_email, normalise_phone
 
 FIELDS = {"plan": FieldChoice("plan", "Plan", "enum", ("free", "pro")),
           "seats": FieldChoice("seats", "Seats", "number"),
@@ -134,3 +143,88 @@ def test_the_fast_path_never_disagrees_with_email_validator(local: str, domain: 
 def test_the_fast_path_never_disagrees_with_email_validator_on_many_inputs(local: str, domain: str,
                                                                            tld: str) -> None:
     _agrees(local, domain, tld)
+
+
+# ---- the fast phone path ------------------------------------------------------------------------
+
+def _example_numbers() -> list[str]:
+    """A valid number of every type for every region phonenumbers knows, written in international form."""
+    numbers = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
+                     phonenumbers.PhoneNumberType.TOLL_FREE):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                numbers.append(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL))
+    return numbers
+
+
+EXAMPLES = _example_numbers()
+FAST_PHONES = ["+44 7400 123456", "+1 415 555 0100", "+1 415-555-0100", "+49 1512 3456789", "+33 6 12 34 56 78",
+               "+447400123456"]
+SLOW_PHONES = [  # left to phonenumbers, which decides
+    "020 7946 0958", "+44 (0)20 7946 0958", "+44 20 7946--0958", "+44  20 7946 0958", "+44 20 7946 0958-",
+    "+39 06 6982 1234",
+    "+44 020 7946 0958", "+1 1415 555 0100", "+999 1234 5678", "+44 12", "+44 7400 123456 ext. 12", "+",
+    "0044 7400 123456", "+44 7400 12345", "++44 7400 123456", "+44 7400 123456 ", "+\uff14\uff14 7400 123456",
+]
+
+
+def _phone_outcome(check, value: str, region: str | None) -> str:  # type: ignore[no-untyped-def]
+    try:
+        return f"ok {check(value, region)}"
+    except InvalidValue as error:
+        return f"refused {error}"
+
+
+@pytest.mark.parametrize("number", FAST_PHONES)
+def test_the_fast_phone_path_takes_international_numbers_exactly_as_phonenumbers(number: str) -> None:
+    assert fast_phone(number) == normalise_phone(number)
+
+
+def test_the_fast_phone_path_takes_most_valid_numbers_of_every_region_as_phonenumbers() -> None:
+    taken = [(number, fast_phone(number)) for number in EXAMPLES]
+
+    assert all(fast is None or fast == normalise_phone(number) for number, fast in taken)
+    assert sum(fast is not None for _number, fast in taken) > 0.9 * len(EXAMPLES)  # 96% with phonenumbers 9.0.43
+
+
+@pytest.mark.parametrize("number", SLOW_PHONES, ids=range(len(SLOW_PHONES)))
+def test_the_fast_phone_path_leaves_other_forms_to_phonenumbers(number: str) -> None:
+    assert fast_phone(number) is None
+    for region in (None, "GB"):
+        assert _phone_outcome(clean_phone, number, region) == _phone_outcome(normalise_phone, number, region)
+
+
+_calling_codes = st.one_of(st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)), st.integers(0, 999))
+_groups = st.lists(st.tuples(st.sampled_from([" ", "-", ""]), st.text(alphabet="0123456789", min_size=1, max_size=5)),
+                   min_size=0, max_size=5)
+_regions = st.sampled_from([None, "GB", "US", "IT", "DE", "BR", "RU", "IN", "AU", "FR"])
+
+
+def _phone_agrees(value: str, region: str | None) -> None:
+    fast = fast_phone(value)
+    if fast is not None:
+        assert fast == normalise_phone(value, region)
+    assert _phone_outcome(clean_phone, value, region) == _phone_outcome(normalise_phone, value, region)
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(code=_calling_codes, groups=_groups, region=_regions)
+def test_the_fast_phone_path_never_disagrees_with_phonenumbers(code: int, groups: list[tuple[str, str]],
+                                                              region: str | None) -> None:
+    _phone_agrees(f"+{code}" + "".join(separator + digits for separator, digits in groups), region)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(value=st.text(alphabet="+0123456789 ()-.x#", max_size=20), region=_regions)
+def test_the_fast_phone_path_never_disagrees_with_phonenumbers_on_any_text(value: str, region: str | None) -> None:
+    _phone_agrees(value, region)
+
+
+@pytest.mark.slow
+@settings(max_examples=10_000, deadline=None, database=None)
+@given(code=_calling_codes, groups=_groups, region=_regions)
+def test_the_fast_phone_path_never_disagrees_with_phonenumbers_on_many_inputs(code: int, groups: list[tuple[str, str]],
+                                                                             region: str | None) -> None:
+    _phone_agrees(f"+{code}" + "".join(separator + digits for separator, digits in groups), region)

@@ -1,4 +1,5 @@
-"""The bulk insert: every row in, whatever the count; datetimes stored exactly as SQLAlchemy would store them."""
+"""The bulk insert: every row in, whatever the count; datetimes stored exactly as SQLAlchemy would store them;
+reserved ids; rows prepared in the driver's form store what processed rows store."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cadenza.bootstrap import Container
+from cadenza.contacts.models import Company
+from cadenza.storage import JSONText
 from cadenza.storage.base import UTCDateTime
-from cadenza.storage.bulk import _datetime_processor, insert_rows
+from cadenza.storage.bulk import _datetime_processor, driver_value, insert_rows
+from cadenza.storage.dialect import reserve_ids
 from cadenza.storage.models import OutboxMessage
 from tests.conftest import Actors
 
 _OUTBOX = cast(Table, OutboxMessage.__table__)
+_COMPANIES = cast(Table, Company.__table__)
+_COMPANY_COLUMNS = ("id", "workspace_id", "name", "attributes", "created_at", "updated_at")
 
 
 @pytest.mark.parametrize("count", [1, 3, 63, 64, 65, 100, 129, 300], ids=lambda n: f"{n}-rows")
@@ -51,3 +57,32 @@ def test_datetimes_are_bound_as_sqlalchemy_binds_them(value: dt.datetime) -> Non
             expected = general(expected)
 
         assert _datetime_processor(dialect.name)(value) == expected
+
+
+def test_reserved_ids_are_fresh_ascending_and_never_handed_out_twice(container: Container, actors: Actors) -> None:
+    with container.db.transaction() as session:
+        first = reserve_ids(session, _COMPANIES, 5)
+        now = container.clock.now()
+        insert_rows(session, _COMPANIES, _COMPANY_COLUMNS,
+                    [(i, actors.alice.workspace_id, f"c{i}", {}, now, now) for i in first])
+    with container.db.transaction() as session:
+        second = reserve_ids(session, _COMPANIES, 3)
+
+    assert first == sorted(first) and len(set(first)) == 5
+    assert second == sorted(second) and len(set(second)) == 3 and min(second) > max(first)
+
+
+def test_prepared_rows_store_what_processed_rows_store(container: Container, actors: Actors) -> None:
+    ws, now = actors.alice.workspace_id, dt.datetime(2026, 3, 1, 12, 30, tzinfo=dt.UTC)
+    with container.db.transaction() as session:
+        a, b = reserve_ids(session, _COMPANIES, 2)
+        insert_rows(session, _COMPANIES, _COMPANY_COLUMNS, [(a, ws, "processed", {"tier": 1, "tags": ["x"]}, now, now)])
+        stamp = driver_value(session, _COMPANIES, "created_at", now)
+        insert_rows(session, _COMPANIES, _COMPANY_COLUMNS,
+                    [(b, ws, "prepared", JSONText('{"tier":1,"tags":["x"]}'), stamp, stamp)], prepared=True)
+    with container.db.read() as session:
+        rows = session.execute(select(Company.name, Company.attributes, Company.created_at, Company.updated_at)
+                               .where(Company.id.in_([a, b])).order_by(Company.id)).all()
+
+    assert [tuple(row) for row in rows] == [("processed", {"tier": 1, "tags": ["x"]}, now, now),
+                                            ("prepared", {"tier": 1, "tags": ["x"]}, now, now)]

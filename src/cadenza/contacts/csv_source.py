@@ -150,7 +150,7 @@ class CsvSource:
             if reader_input.decode_error and error is None:
                 error = reader_input.decode_error
             reader_input.decode_error = None
-            if error is None and not any(value.strip() for value in values):
+            if error is None and not "".join(values).strip():  # as no cell having more than whitespace, in C
                 continue  # an empty line, or one of only delimiters
             raw = lines[0] if len(lines) == 1 else "".join(lines)
             yield SourceRow(

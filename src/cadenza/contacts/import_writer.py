@@ -15,24 +15,31 @@ that would create a contact without a value for a required custom field is an er
 Rows are inserted with `insert_rows` (COPY on PostgreSQL, one executemany on SQLite): contacts, tags and row
 errors; then the 'contact changed' facts with `publish_many` (the same bulk path from a few facts on), in the
 order of their contacts.
+
+Most rows of an import create a contact that no other row of the chunk touches, so those stay the validated row
+tuple they came as (`RowValues`) and go to the database from it: no per-row objects beyond the row to write, its
+attributes' JSON, and a fact whose JSON is the one `contact_changed` gives, put together from a template per
+set of fields. A row that a later row of the chunk matches becomes a `_Target` like an existing contact, and
+follows the general path; both write the same rows (tests compare them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import operator
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from cadenza.contacts.import_rows import ContactRow, RowProblem
+from cadenza.contacts.import_rows import RowProblem, RowValues
 from cadenza.contacts.models import Company, Contact, ContactTag, ImportRowError
-from cadenza.storage.bulk import among, insert_rows
+from cadenza.storage import JSONText
+from cadenza.storage.bulk import among, driver_value, insert_rows
+from cadenza.storage.database import json_dumps
 from cadenza.storage.dialect import insert_ignoring_conflicts, reserve_ids
-from cadenza.storage.outbox import contact_changed, publish_many
+from cadenza.storage.outbox import CONTACT_CHANGED, contact_changed, publish_many
 
 _CONTACTS = cast(Table, Contact.__table__)
 _COMPANIES = cast(Table, Company.__table__)
@@ -40,9 +47,12 @@ _TAGS = cast(Table, ContactTag.__table__)
 _ERRORS = cast(Table, ImportRowError.__table__)
 _ERROR_COLUMNS = ("workspace_id", "import_id", "line", "column", "message", "raw")
 _COLUMNS = ("email", "external_id", "phone", "first_name", "last_name", "timezone", "company_id")
-_PLAIN_COLUMNS = ("phone", "first_name", "last_name", "timezone")
 _INSERT_COLUMNS = ("id", "workspace_id", *_COLUMNS, "attributes", "created_at", "updated_at")
-_column_values = operator.itemgetter(*_COLUMNS)
+# Where a value sits in a validated row (`RowValues`: line, email … timezone, company, tags, attributes).
+_LINE, _EMAIL, _EXTERNAL_ID, _COMPANY, _TAG_LIST, _ATTRIBUTES = 0, 1, 2, 7, 8, 9
+# The columns a row sets as they are, with their place in the row.
+_PLAIN_COLUMNS = (("phone", 3), ("first_name", 4), ("last_name", 5), ("timezone", 6))
+_FACT_TAILS_MAX = 4_096  # distinct field sets remembered (a file has a handful)
 
 
 @dataclass(slots=True, eq=False)
@@ -59,9 +69,12 @@ class _Target:
 
 @dataclass
 class ChunkPlan:
-    targets: list[_Target]
-    company_names: dict[int, str]  # placeholder id (negative) → name of a company to create
-    problems: list[RowProblem]
+    # The contacts to create, in file order: the row that creates one, or a _Target when a later row changed it.
+    new_contacts: list[RowValues | _Target] = field(default_factory=list)
+    new_company_ids: list[int | None] = field(default_factory=list)  # of each new contact given as its row
+    changed_contacts: list[_Target] = field(default_factory=list)  # existing ones, in the order first changed
+    company_names: dict[int, str] = field(default_factory=dict)  # placeholder id (negative) → name to create
+    problems: list[RowProblem] = field(default_factory=list)
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -71,52 +84,59 @@ class ChunkPlan:
         return len({problem.line for problem in self.problems})
 
 
-def plan_chunk(session: Session, workspace_id: int, rows: list[ContactRow], problems: list[RowProblem], *,
-               update_existing: bool, required: Mapping[str, str | None] | None = None) -> ChunkPlan:
-    """Decides what each row does, reading what it needs with a few IN queries. Writes nothing.
+def plan_chunk(session: Session, workspace_id: int, rows: Sequence[RowValues], raws: Sequence[str],
+               problems: list[RowProblem], *, update_existing: bool,
+               required: Mapping[str, str | None] | None = None) -> ChunkPlan:
+    """Decides what each row (with its raw text, for the error report) does, reading what it needs with a few IN
+    queries. Writes nothing.
 
     `required`: the required custom fields, each with the column that fills it (None: no column does)."""
-    emails = {row.email for row in rows if row.email}
-    external_ids = {row.external_id for row in rows if row.external_id}
+    emails = {row[_EMAIL] for row in rows if row[_EMAIL]}
+    external_ids = {row[_EXTERNAL_ID] for row in rows if row[_EXTERNAL_ID]}
     existing = _load_contacts(session, workspace_id, emails, external_ids)
-    if any(row.tags for row in rows):
+    if any(row[_TAG_LIST] for row in rows):
         _load_tags(session, workspace_id, existing)
-    companies = _load_companies(session, workspace_id, {row.company for row in rows if row.company})
-    plan = ChunkPlan(targets=[], company_names={}, problems=list(problems))
-    by_email = {t.values["email"]: t for t in existing if t.values["email"]}
-    by_external_id = {t.values["external_id"]: t for t in existing if t.values["external_id"]}
-    planned: set[_Target] = set()
-    for row in rows:
-        company_id = _company_id(row.company, companies, plan) if row.company else None
-        target = by_email.get(row.email) if row.email else None
-        if target is None and row.external_id:
-            target = by_external_id.get(row.external_id)
-        if target is None:
-            missing = [key for key in required or () if key not in row.attributes]
-            if missing:
-                plan.problems.extend(RowProblem(row.line, (required or {})[key], f"{key} is required for a new "
-                                                f"contact", row.raw) for key in missing)
+    companies = _load_companies(session, workspace_id, {row[_COMPANY] for row in rows if row[_COMPANY]})
+    plan = ChunkPlan(problems=list(problems))
+    # email / external id → the contact that has it: a _Target, or the index of a new contact in the plan
+    by_email: dict[str, _Target | int] = {t.values["email"]: t for t in existing if t.values["email"]}
+    by_external_id: dict[str, _Target | int] = {t.values["external_id"]: t for t in existing
+                                               if t.values["external_id"]}
+    changed: set[_Target] = set()
+    new_contacts, new_company_ids = plan.new_contacts, plan.new_company_ids
+    for row, raw in zip(rows, raws, strict=True):
+        email, external_id, company = row[_EMAIL], row[_EXTERNAL_ID], row[_COMPANY]
+        company_id = _company_id(company, companies, plan) if company else None
+        found = by_email.get(email) if email else None
+        if found is None and external_id:
+            found = by_external_id.get(external_id)
+        if found is None:
+            if required and _missing_required(row, raw, required, plan):
                 continue
-            target = _new_target(row, company_id)
-            plan.targets.append(target)
-            planned.add(target)
+            if email:
+                by_email[email] = len(new_contacts)
+            if external_id:
+                by_external_id[external_id] = len(new_contacts)
+            new_contacts.append(row)
+            new_company_ids.append(company_id)
             plan.created += 1
-        else:
-            problem = _identity_conflict(row, target, by_external_id)
-            if problem:
-                plan.problems.append(problem)
-                continue
-            if not update_existing or not _apply(target, row, company_id):
-                plan.skipped += 1
-                continue
-            plan.updated += 1
-            if target not in planned:
-                plan.targets.append(target)
-                planned.add(target)
-        if row.email:
-            by_email[row.email] = target
-        if row.external_id:
-            by_external_id[row.external_id] = target
+            continue
+        target = _resolve(found, plan)
+        problem = _identity_conflict(row, raw, target, by_external_id, plan)
+        if problem:
+            plan.problems.append(problem)
+            continue
+        if not update_existing or not _apply(target, row, company_id):
+            plan.skipped += 1
+            continue
+        plan.updated += 1
+        if target.id is not None and target not in changed:
+            changed.add(target)
+            plan.changed_contacts.append(target)
+        if email:
+            by_email[email] = target
+        if external_id:
+            by_external_id[external_id] = target
     plan.problems.sort(key=lambda problem: problem.line)
     return plan
 
@@ -125,17 +145,33 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
                 now: dt.datetime) -> int:
     """Writes the plan. Returns how many contacts changed (one 'contact changed' fact each)."""
     company_ids = _create_companies(session, workspace_id, plan.company_names, now)
-    created = [t for t in plan.targets if t.id is None]
-    changed = [t for t in plan.targets if t.id is not None and t.changed]
-    for target in plan.targets:
-        placeholder = target.values.get("company_id")
+    for target in (*plan.changed_contacts, *(t for t in plan.new_contacts if isinstance(t, _Target))):
+        placeholder = target.values["company_id"]
         if placeholder is not None and placeholder < 0:
             target.values["company_id"] = company_ids[placeholder]
-    if created:
-        for target, contact_id in zip(created, reserve_ids(session, _CONTACTS, len(created)), strict=True):
-            target.id = contact_id
-        insert_rows(session, _CONTACTS, _INSERT_COLUMNS, [
-            (t.id, workspace_id, *_column_values(t.values), t.attributes, now, now) for t in created])
+    stamp = driver_value(session, _CONTACTS, "created_at", now)
+    contacts: list[tuple[Any, ...]] = []
+    tags: list[tuple[int, int, str]] = []
+    facts: list[dict[str, Any]] = []
+    ids = reserve_ids(session, _CONTACTS, len(plan.new_contacts))
+    for new, company_id, contact_id in zip(plan.new_contacts, plan.new_company_ids, ids, strict=True):
+        if isinstance(new, _Target):
+            new.id = contact_id
+            values, attributes, new_tags = new.values, new.attributes, new.new_tags
+            contacts.append((contact_id, workspace_id, *(values[name] for name in _COLUMNS), json_dumps(attributes),
+                             stamp, stamp))
+            facts.append(contact_changed(workspace_id, contact_id, fields=_created_fields(new), reason="import"))
+        else:
+            if company_id is not None and company_id < 0:
+                company_id = company_ids[company_id]
+            attributes, new_tags = new[_ATTRIBUTES], new[_TAG_LIST]
+            contacts.append((contact_id, workspace_id, new[1], new[2], new[3], new[4], new[5], new[6], company_id,
+                             json_dumps(attributes), stamp, stamp))
+            facts.append({"workspace_id": workspace_id, "topic": CONTACT_CHANGED,
+                          "payload": _created_payload(new, company_id, contact_id)})
+        tags.extend([(workspace_id, contact_id, tag) for tag in new_tags])
+    insert_rows(session, _CONTACTS, _INSERT_COLUMNS, contacts, prepared=True)
+    changed = plan.changed_contacts
     if changed:
         session.execute(
             update(_CONTACTS).where(_CONTACTS.c.id == bindparam("target_id"))
@@ -143,25 +179,43 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
                      "updated_at": bindparam("updated_at")}),
             [{**t.values, "target_id": t.id, "attributes": t.attributes, "updated_at": now} for t in changed],
         )
-    insert_rows(session, _TAGS, ("workspace_id", "contact_id", "tag"),
-                [(workspace_id, t.id, tag) for t in created for tag in t.new_tags])
-    tags = [{"workspace_id": workspace_id, "contact_id": t.id, "tag": tag} for t in changed for tag in t.new_tags]
-    if tags:
-        session.execute(insert_ignoring_conflicts(session, _TAGS, ["workspace_id", "contact_id", "tag"]), tags)
+    insert_rows(session, _TAGS, ("workspace_id", "contact_id", "tag"), tags, prepared=True)
+    more_tags = [{"workspace_id": workspace_id, "contact_id": t.id, "tag": tag} for t in changed for tag in t.new_tags]
+    if more_tags:
+        session.execute(insert_ignoring_conflicts(session, _TAGS, ["workspace_id", "contact_id", "tag"]), more_tags)
     insert_rows(session, _ERRORS, _ERROR_COLUMNS, [
         (workspace_id, import_id, p.line, p.column[:255] if p.column else None, p.message, p.raw)
-        for p in plan.problems])
-    facts = [contact_changed(workspace_id, _id(t), fields=_created_fields(t), reason="import") for t in created]
+        for p in plan.problems], prepared=True)
     facts.extend(contact_changed(workspace_id, _id(t), fields=list(t.changed), reason="import") for t in changed)
     publish_many(session, facts, now=now)
     return len(facts)
 
 
-def _new_target(row: ContactRow, company_id: int | None) -> _Target:
-    values = {"email": row.email, "external_id": row.external_id, "phone": row.phone,
-              "first_name": row.first_name, "last_name": row.last_name, "timezone": row.timezone,
-              "company_id": company_id}
-    return _Target(None, values, dict(row.attributes), set(row.tags), list(row.tags))
+def _resolve(found: _Target | int, plan: ChunkPlan) -> _Target:
+    """The contact `found` names; a new contact still given as its row becomes a _Target (a later row changes it)."""
+    if isinstance(found, _Target):
+        return found
+    new = plan.new_contacts[found]
+    if isinstance(new, _Target):
+        return new
+    target = _new_target(new, plan.new_company_ids[found])
+    plan.new_contacts[found] = target
+    return target
+
+
+def _missing_required(row: RowValues, raw: str, required: Mapping[str, str | None], plan: ChunkPlan) -> bool:
+    """Whether the row, creating a contact, lacks a required custom field (each missing one is a row error)."""
+    missing = [key for key in required if key not in row[_ATTRIBUTES]]
+    plan.problems.extend(RowProblem(row[_LINE], required[key], f"{key} is required for a new contact", raw)
+                         for key in missing)
+    return bool(missing)
+
+
+def _new_target(row: RowValues, company_id: int | None) -> _Target:
+    values = dict(zip(_COLUMNS[:-1], row[1:7], strict=True))
+    values["company_id"] = company_id
+    tags = row[_TAG_LIST]
+    return _Target(None, values, dict(row[_ATTRIBUTES]), set(tags), list(tags))
 
 
 def _id(target: _Target) -> int:
@@ -178,24 +232,48 @@ def _created_fields(target: _Target) -> list[str]:
     return fields
 
 
-def _apply(target: _Target, row: ContactRow, company_id: int | None) -> bool:
+_fact_tails: dict[tuple[Any, ...], str] = {}
+_FACT_HEAD = '{"contact_id":'
+
+
+def _created_payload(row: RowValues, company_id: int | None, contact_id: int) -> JSONText:
+    """The JSON of `contact_changed(…, fields=_created_fields(the row's new contact), reason="import")`'s payload:
+    the text after the id is the same for every row that fills the same fields, so it is made once per set."""
+    present = (row[1] is not None, row[2] is not None, row[3] is not None, row[4] is not None, row[5] is not None,
+               row[6] is not None, company_id is not None, bool(row[_TAG_LIST]), *row[_ATTRIBUTES])
+    tail = _fact_tails.get(present)
+    if tail is None:
+        fields = ["created", *(name for name, filled in zip(_COLUMNS, present, strict=False) if filled)]
+        fields.extend(f"attributes.{key}" for key in row[_ATTRIBUTES])
+        if row[_TAG_LIST]:
+            fields.append("tags")
+        text = json_dumps(contact_changed(0, 0, fields=fields, reason="import")["payload"])
+        assert text.startswith(_FACT_HEAD + "0,"), text
+        tail = text[len(_FACT_HEAD) + 1:]
+        if len(_fact_tails) >= _FACT_TAILS_MAX:
+            _fact_tails.clear()
+        _fact_tails[present] = tail
+    return JSONText(f"{_FACT_HEAD}{contact_id}{tail}")
+
+
+def _apply(target: _Target, row: RowValues, company_id: int | None) -> bool:
     """Lays the row's non-empty cells over the target. Returns whether anything changed."""
     values = target.values
     touched = False
-    for name in _PLAIN_COLUMNS:
-        value = getattr(row, name)
+    for name, index in _PLAIN_COLUMNS:
+        value = row[index]
         if value is not None and values[name] != value:
             values[name], touched = value, True
             target.changed.add(name)
-    for name, value in (("email", row.email), ("external_id", row.external_id), ("company_id", company_id)):
+    for name, value in (("email", row[_EMAIL]), ("external_id", row[_EXTERNAL_ID]), ("company_id", company_id)):
         if value is not None and values[name] != value:
             values[name], touched = value, True
             target.changed.add(name)
-    for key, value in row.attributes.items():
+    for key, value in row[_ATTRIBUTES].items():
         if target.attributes.get(key) != value:
             target.attributes[key], touched = value, True
             target.changed.add(f"attributes.{key}")
-    for tag in row.tags:
+    for tag in row[_TAG_LIST]:
         if tag not in target.tags:
             target.tags.add(tag)
             target.new_tags.append(tag)
@@ -204,18 +282,18 @@ def _apply(target: _Target, row: ContactRow, company_id: int | None) -> bool:
     return touched
 
 
-def _identity_conflict(row: ContactRow, target: _Target, by_external_id: dict[str, _Target]) -> RowProblem | None:
-    values = target.values
-    if row.external_id and values["external_id"] and values["external_id"] != row.external_id:
-        return RowProblem(row.line, None, f"the contact with this email already has the external id "
-                                          f"{values['external_id']!r}", row.raw)
-    if row.external_id and not values["external_id"]:
-        owner = by_external_id.get(row.external_id)
-        if owner is not None and owner is not target:
-            return RowProblem(row.line, None, "the email and the external id belong to two different contacts",
-                              row.raw)
-    if row.email and values["email"] and values["email"] != row.email:
-        return RowProblem(row.line, None, "the contact with this external id already has another email", row.raw)
+def _identity_conflict(row: RowValues, raw: str, target: _Target, by_external_id: dict[str, _Target | int],
+                       plan: ChunkPlan) -> RowProblem | None:
+    values, line, email, external_id = target.values, row[_LINE], row[_EMAIL], row[_EXTERNAL_ID]
+    if external_id and values["external_id"] and values["external_id"] != external_id:
+        return RowProblem(line, None, f"the contact with this email already has the external id "
+                                      f"{values['external_id']!r}", raw)
+    if external_id and not values["external_id"]:
+        owner = by_external_id.get(external_id)
+        if owner is not None and _resolve(owner, plan) is not target:
+            return RowProblem(line, None, "the email and the external id belong to two different contacts", raw)
+    if email and values["email"] and values["email"] != email:
+        return RowProblem(line, None, "the contact with this external id already has another email", raw)
     return None
 
 

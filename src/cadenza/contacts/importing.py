@@ -32,7 +32,7 @@ from cadenza.auth import Permission, Principal, record_audit
 from cadenza.config import Settings
 from cadenza.contacts.csv_source import CsvFormat, CsvSource, SourceRow, detect_format
 from cadenza.contacts.errors import require
-from cadenza.contacts.import_rows import ContactRow, RowProblem, contact_row
+from cadenza.contacts.import_rows import RowProblem, RowValues
 from cadenza.contacts.import_validation import Checked, ReaderSpec, available_workers, checked_batches
 from cadenza.contacts.import_writer import plan_chunk, write_chunk
 from cadenza.contacts.mapping import (
@@ -46,6 +46,7 @@ from cadenza.contacts.mapping import (
 from cadenza.contacts.models import ContactImport, CustomField, ImportRowError
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, ValidationFailed
+from cadenza.core.heap import long_lived_objects_frozen
 from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
@@ -199,7 +200,8 @@ class ImportService:
             raise ValidationFailed(f"The mapping uses custom fields that no longer exist: {', '.join(missing)}.")
         required = _required_fields(contact_import.mapping, fields)
         path = Path(contact_import.stored_path or "")
-        with path.open("rb") as stream:
+        large = contact_import.bytes_total - contact_import.bytes_done >= self.pool_min_bytes
+        with path.open("rb") as stream, long_lived_objects_frozen(enabled=large):
             source = CsvSource(stream, CsvFormat(contact_import.encoding or "utf-8", contact_import.delimiter or ","))
             spec = ReaderSpec(source.headers, contact_import.mapping, fields, contact_import.default_region)
             rows = source.rows(contact_import.bytes_done or None, contact_import.lines_done)
@@ -223,11 +225,13 @@ class ImportService:
 
     def _commit_chunk(self, contact_import: ContactImport, offset: int, batch: list[SourceRow], results: Checked,
                       required: dict[str, str | None]) -> ContactImport:
-        rows: list[ContactRow] = []
+        rows: list[RowValues] = []
+        raws: list[str] = []
         problems: list[RowProblem] = []
         for source_row, result in zip(batch, results, strict=True):
             if isinstance(result, tuple):
-                rows.append(contact_row(result, source_row.raw))
+                rows.append(result)
+                raws.append(source_row.raw)
             else:
                 problems.extend(RowProblem(source_row.line, column, message, source_row.raw)
                                 for column, message in result)
@@ -235,8 +239,8 @@ class ImportService:
         now = self.clock.now()
         with self.db.transaction() as session:
             plan_each_statement(session)
-            plan = plan_chunk(session, workspace_id, rows, problems, update_existing=contact_import.update_existing,
-                              required=required)
+            plan = plan_chunk(session, workspace_id, rows, raws, problems,
+                              update_existing=contact_import.update_existing, required=required)
             # First write of the chunk: move the progress on, only from where this run found it. On PostgreSQL
             # this locks the import row, so a second run of the same import waits here and then stops.
             moved = session.execute(

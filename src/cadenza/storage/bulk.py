@@ -8,6 +8,8 @@ bind processing SQLAlchemy would apply (JSON serialisation, UTC datetimes), colu
 
 No defaults are filled in and nothing is returned: callers give every value, ids included (see
 `cadenza.storage.dialect.reserve_ids`). For a few rows, or when RETURNING is needed, use Core `insert`.
+A caller that already has the driver's values (`driver_value` for a value shared by every row, JSON columns as
+text) passes `prepared=True`, and the rows go to the driver as they are.
 
 `among` is the matching lookup: `column IN (many values)` as a single parameter (see `plan_each_statement`).
 """
@@ -15,7 +17,6 @@ No defaults are filled in and nothing is returned: callers give every value, ids
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -23,15 +24,19 @@ from sqlalchemy import JSON, Table, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from cadenza.storage.base import UTCDateTime
+from cadenza.storage.database import json_dumps
 
 
-def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> int:
-    """Inserts `rows` (tuples in `columns` order). Returns how many were written."""
+def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
+                prepared: bool = False) -> int:
+    """Inserts `rows` (tuples in `columns` order). Returns how many were written.
+
+    With `prepared`, every value is already what the driver takes (see `driver_value`; JSON as its text)."""
     if not rows:
         return 0
     connection = session.connection()
     dialect = connection.dialect
-    processed = _processed(table, columns, rows, dialect)
+    processed = rows if prepared else _processed(table, columns, rows, dialect)
     quote = dialect.identifier_preparer.quote
     names = ", ".join(quote(name) for name in columns)
     if dialect.name == "postgresql":
@@ -44,6 +49,14 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
         marks = ", ".join("?" for _ in columns)
         connection.exec_driver_sql(f"INSERT INTO {quote(table.name)} ({names}) VALUES ({marks})", processed)
     return len(rows)
+
+
+def driver_value(session: Session, table: Table, column: str, value: Any) -> Any:
+    """`value` as the driver receives it for `table.column` (SQLAlchemy's bind processing for this dialect), for
+    rows given to `insert_rows(..., prepared=True)`. JSON columns take their text (`storage.JSONText`) as it is."""
+    dialect = session.get_bind().dialect
+    process = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return value if process is None or value is None else process(value)
 
 
 def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
@@ -104,7 +117,7 @@ def among(session: Session, column: Any, values: Collection[Any]) -> Any:
         return column == any_(bindparam(None, items, type_=ARRAY(column.type)))
     if len(items) <= _SQLITE_PLAIN_IN:  # a short IN list costs SQLite less than decoding JSON
         return column.in_(items)
-    listed = func.json_each(bindparam(None, json.dumps(items))).table_valued("value")
+    listed = func.json_each(bindparam(None, json_dumps(items))).table_valued("value")
     return column.in_(select(listed.c.value))
 
 

@@ -21,8 +21,8 @@ from typing import Any, cast
 from sqlalchemy import Table, delete, insert, select, text, update
 from sqlalchemy.orm import Session
 
-from cadenza.storage.bulk import insert_rows
-from cadenza.storage.database import Database
+from cadenza.storage.bulk import driver_value, insert_rows
+from cadenza.storage.database import Database, json_dumps
 from cadenza.storage.models import OutboxMessage
 from cadenza.storage.queue import enqueue_many
 
@@ -45,8 +45,11 @@ def publish_many(session: Session, rows: list[dict[str, Any]], *, now: dt.dateti
     """Adds many facts at once: rows of {workspace_id, topic, payload}. A few go in one Core INSERT; more take the
     bulk path (COPY on PostgreSQL: one round trip rather than one prepared statement a row)."""
     if len(rows) >= _BULK_FROM:
-        insert_rows(session, cast(Table, OutboxMessage.__table__), _FACT_COLUMNS,
-                    [(row.get("workspace_id"), row["topic"], row["payload"], now) for row in rows])
+        table = cast(Table, OutboxMessage.__table__)
+        stamp = driver_value(session, table, "created_at", now)
+        insert_rows(session, table, _FACT_COLUMNS,
+                    [(row.get("workspace_id"), row["topic"], json_dumps(row["payload"]), stamp) for row in rows],
+                    prepared=True)
     elif rows:
         session.execute(insert(OutboxMessage.__table__), [{**row, "created_at": now} for row in rows])  # type: ignore[arg-type]
 

@@ -1,0 +1,124 @@
+"""Writing a chunk of import rows: the row-as-tuple path for new contacts writes what the general path writes."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from cadenza.auth import Principal
+from cadenza.bootstrap import Container
+from cadenza.contacts import import_writer
+from cadenza.contacts.import_rows import RowProblem, RowValues
+from cadenza.contacts.import_writer import ChunkPlan, plan_chunk, write_chunk
+from cadenza.contacts.models import Company, Contact, ContactTag
+from cadenza.storage.database import json_dumps
+from cadenza.storage.models import OutboxMessage
+from cadenza.storage.outbox import contact_changed
+from tests.conftest import Actors
+
+
+def row(line: int, email: str | None = None, external_id: str | None = None, phone: str | None = None,
+        first_name: str | None = None, company: str | None = None, tags: list[str] | None = None,
+        **attributes: Any) -> RowValues:
+    return (line, email, external_id, phone, first_name, None, None, company, tags or [], attributes)
+
+
+ROWS = [
+    row(2, "ada@example.com", first_name="Ada", company="Acme", tags=["vip", "beta"], plan="pro", seats=3),
+    row(3, "grace@example.com", "u-grace", "+442079460958", company="Globex"),
+    row(4, external_id="u-linus", first_name="Linus"),
+    row(5, "ada@example.com", first_name="Augusta", tags=["beta", "new"], seats=4),  # updates row 2's contact
+    row(6, "old@example.com", first_name="Old", tags=["kept"], colour="red"),  # an existing contact
+    row(7, "other@example.com", "u-grace"),  # u-grace is grace's (row 3): an error
+    row(8, "u2@example.com", external_id="u-linus"),  # gives row 4's contact an email
+    row(9, "old@example.com", company="Acme"),
+    row(10, phone="+14155550100", company="Initech"),
+    row(11, "same@example.com", first_name="Same"),  # an existing contact, nothing changes
+    row(12, "ada@example.com", "u-linus"),  # ada's email, linus's external id: an error
+]
+
+
+def seed(container: Container, workspace_id: int) -> None:
+    now = container.clock.now()
+    with container.db.transaction() as session:
+        session.add(Company(workspace_id=workspace_id, name="Acme", attributes={}, created_at=now, updated_at=now))
+        for email, first_name in (("old@example.com", "Older"), ("same@example.com", "Same")):
+            session.add(Contact(workspace_id=workspace_id, email=email, first_name=first_name, attributes={},
+                                created_at=now, updated_at=now))
+
+
+def write(container: Container, principal: Principal, *, general: bool) -> ChunkPlan:
+    workspace_id = principal.workspace_id
+    import_id = container.imports.create_import(principal, "a.csv", io.BytesIO(b"email\na@example.com\n"),
+                                                run_in_background=False).id
+    with container.db.transaction() as session:
+        plan = plan_chunk(session, workspace_id, ROWS, [f"raw {r[0]}" for r in ROWS],
+                          [RowProblem(13, "email", "email is bad", "raw 13")], update_existing=True)
+        if general:  # every new contact as a _Target, as when a later row of the chunk matches it
+            for index in range(len(plan.new_contacts)):
+                import_writer._resolve(index, plan)
+        write_chunk(session, plan, workspace_id=workspace_id, import_id=import_id, now=container.clock.now())
+        return plan
+
+
+def written(container: Container, workspace_id: int) -> dict[str, Any]:
+    """Everything the chunk wrote in the workspace, with contacts named by their identifiers, not their ids."""
+    with container.db.read() as session:
+        contacts = session.execute(
+            select(Contact.id, Contact.email, Contact.external_id, Contact.phone, Contact.first_name,
+                   Contact.last_name, Contact.timezone, Company.name, Contact.attributes)
+            .outerjoin(Company, Company.id == Contact.company_id)
+            .where(Contact.workspace_id == workspace_id).order_by(Contact.id)).all()
+        names = {c.id: c.email or c.external_id or c.phone for c in contacts}
+        tags = sorted((names[contact_id], tag) for contact_id, tag in session.execute(
+            select(ContactTag.contact_id, ContactTag.tag).where(ContactTag.workspace_id == workspace_id)))
+        payloads = session.scalars(select(OutboxMessage.payload).where(OutboxMessage.workspace_id == workspace_id)
+                                   .order_by(OutboxMessage.id)).all()
+    return {"contacts": [(*c[1:8], dict(c[8])) for c in contacts], "tags": tags,
+            "facts": [(names[p["contact_id"]], sorted(p["fields"]), p["events"], p["reason"]) for p in payloads]}
+
+
+def test_new_contacts_written_from_their_rows_are_what_the_general_path_writes(container: Container,
+                                                                               actors: Actors) -> None:
+    fast_ws, general_ws = actors.alice.workspace_id, actors.charlie.workspace_id
+    seed(container, fast_ws)
+    seed(container, general_ws)
+
+    fast = write(container, actors.alice.principal, general=False)
+    general = write(container, actors.charlie.principal, general=True)
+
+    assert written(container, fast_ws) == written(container, general_ws)
+    assert (fast.created, fast.updated, fast.skipped, fast.failed_rows) == (
+        general.created, general.updated, general.skipped, general.failed_rows) == (4, 4, 1, 3)
+    assert [(p.line, p.message) for p in fast.problems] == [(p.line, p.message) for p in general.problems] == [
+        (7, "the contact with this external id already has another email"),
+        (12, "the email and the external id belong to two different contacts"), (13, "email is bad")]
+    assert written(container, fast_ws)["contacts"] == [
+        ("old@example.com", None, None, "Old", None, None, "Acme", {"colour": "red"}),
+        ("same@example.com", None, None, "Same", None, None, None, {}),
+        ("ada@example.com", None, None, "Augusta", None, None, "Acme", {"plan": "pro", "seats": 4}),
+        ("grace@example.com", "u-grace", "+442079460958", None, None, None, "Globex", {}),
+        ("u2@example.com", "u-linus", None, "Linus", None, None, None, {}),
+        (None, None, "+14155550100", None, None, None, "Initech", {}),
+    ]
+
+
+values = st.one_of(st.none(), st.text(max_size=5))
+rows = st.tuples(st.integers(1, 10**6), values, values, values, values, values, values, values,
+                 st.lists(st.text(min_size=1, max_size=5), max_size=3, unique=True),
+                 st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=5)), max_size=3))
+
+
+@given(rows, st.one_of(st.none(), st.integers(1, 10**12)), st.integers(1, 10**15))
+def test_a_new_contacts_fact_is_the_json_of_contact_changed(values: RowValues, company_id: int | None,
+                                                           contact_id: int) -> None:
+    target = import_writer._new_target(values, company_id)
+
+    fact = import_writer._created_payload(values, company_id, contact_id)
+
+    expected = contact_changed(1, contact_id, fields=import_writer._created_fields(target), reason="import")
+    assert fact == json_dumps(expected["payload"])
