@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from cadenza.auth.models import Workspace
 from cadenza.bootstrap import Container
 from cadenza.storage import Database
-from cadenza.storage.database import NestedTransactionError, build_engine
+from cadenza.storage.database import SQLITE_CACHE_KIB, NestedTransactionError, build_engine
 
 
 def test_a_unit_of_work_refuses_to_open_inside_another(container: Container) -> None:
@@ -165,3 +165,16 @@ def test_the_operator_is_warned_when_postgresql_autovacuum_is_off(container: Con
     with container.db.engine.connect() as connection:
         autovacuum = connection.exec_driver_sql("SHOW autovacuum").scalar()
     assert any("autovacuum is off" in warning for warning in warnings) == (autovacuum != "on")
+
+
+def test_sqlite_connections_keep_a_large_page_cache_and_are_reused_newest_first(tmp_path: Path) -> None:
+    database = Database(build_engine(f"sqlite:///{tmp_path / 'cache.db'}"))
+    try:
+        with database.engine.connect() as first, database.engine.connect() as second:
+            first_id = id(first.connection.dbapi_connection)
+            assert id(second.connection.dbapi_connection) != first_id
+            assert first.exec_driver_sql("PRAGMA cache_size").scalar() == -SQLITE_CACHE_KIB
+        with database.engine.connect() as again:  # the one returned last: its cache is the warm one
+            assert id(again.connection.dbapi_connection) == first_id
+    finally:
+        database.dispose()

@@ -70,6 +70,11 @@ def json_loads(value: str | bytes) -> Any:
 
 
 WAL_AUTOCHECKPOINT_PAGES = 30_000
+# Each SQLite connection's page cache (SQLite's default is 2 MiB). The index pages ingest and imports touch stay
+# in it instead of being read again from the OS with a system call each: on the ingest path, 3.6x fewer pread
+# calls. It fills only as pages are read, and connections are reused newest first (`pool_use_lifo`), so a few
+# warm connections do the work and the others stay small.
+SQLITE_CACHE_KIB = 32_768
 
 
 def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwargs: Any) -> Engine:
@@ -79,6 +84,10 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
     if "poolclass" not in kwargs and ":memory:" not in url:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
     if url.startswith("sqlite"):
+        if "poolclass" not in kwargs and ":memory:" not in url:
+            # The connection used last has the warmest cache: SQLite keeps a connection's cache across its
+            # transactions as long as no other connection wrote in between, which a single writer makes likely.
+            kwargs.setdefault("pool_use_lifo", True)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -93,6 +102,7 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
             # batches), and a WAL left bigger than 64 MB by a burst is truncated back when it restarts.
             cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
             cursor.execute("PRAGMA journal_size_limit=67108864")
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
@@ -116,14 +126,16 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
 class WalCheckpointer:
     """Copies SQLite's write-ahead log back into the database from a thread of its own.
 
-    A PASSIVE checkpoint never blocks writers or readers. While writes keep coming it runs every 50 ms,
-    so the WAL stays short and restarts often; when a checkpoint finds nothing to copy it rests for half
-    a second. Commits then almost never reach the automatic checkpoint, which runs inside a writer's
-    commit while it holds the write lock (measured on the ingest path: 40 such stalls of ~55 ms in 2,000
-    batches with a 0.5 s period and a 40 MB threshold; 14 of ~35 ms with this one).
+    A PASSIVE checkpoint never blocks writers or readers. While writes keep coming it runs every 250 ms;
+    when a checkpoint finds nothing to copy it rests for half a second. A page that several commits changed
+    in between is copied once, not once per commit (at full ingest speed ~25 MB of WAL build up in 250 ms, far
+    below the automatic checkpoint's 30,000 pages; with the larger page cache, ingest took 13-23% less CPU per
+    event than with a 50 ms period and SQLite's default cache). Commits then almost never reach the automatic
+    checkpoint, which runs inside a writer's commit while it holds the write lock (measured on the ingest path:
+    40 such stalls of ~55 ms in 2,000 batches with a 0.5 s period and a 40 MB threshold).
     """
 
-    BUSY_INTERVAL_SECONDS = 0.05
+    BUSY_INTERVAL_SECONDS = 0.25
     IDLE_INTERVAL_SECONDS = 0.5
 
     def __init__(self, engine: Engine) -> None:
