@@ -86,3 +86,18 @@ def test_prepared_rows_store_what_processed_rows_store(container: Container, act
 
     assert [tuple(row) for row in rows] == [("processed", {"tier": 1, "tags": ["x"]}, now, now),
                                             ("prepared", {"tier": 1, "tags": ["x"]}, now, now)]
+
+
+def test_json_already_written_out_is_stored_as_the_json_it_is(container: Container, actors: Actors) -> None:
+    now = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
+    sent = JSONText('{"big": 123456789012345678901234567890, "name": "Zoë", "nested": {"a": [1, 2.5, null]}}')
+
+    with container.db.transaction() as session:
+        insert_rows(session, _OUTBOX, ("workspace_id", "topic", "payload", "created_at"),
+                    [(actors.alice.workspace_id, "thing.happened", sent, now),
+                     (actors.alice.workspace_id, "thing.happened", {"plain": True}, now)])
+
+    with container.db.read() as session:
+        stored = session.scalars(select(OutboxMessage.payload).order_by(OutboxMessage.id)).all()
+    assert stored == [{"big": 123456789012345678901234567890, "name": "Zoë", "nested": {"a": [1, 2.5, None]}},
+                      {"plain": True}]

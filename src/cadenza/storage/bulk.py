@@ -24,7 +24,7 @@ from sqlalchemy import JSON, Table, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from cadenza.storage.base import UTCDateTime
-from cadenza.storage.database import json_dumps
+from cadenza.storage.database import JSONText, json_dumps
 
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
@@ -68,7 +68,9 @@ def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any
         return [tuple(row) for row in rows]
     by_column = [
         list(column) if process is None else
-        [None if value is None else process(value) for value in column] if isinstance(column_type, JSON) else
+        # JSON already written out (JSONText: ingest keeps the text a client sent) goes as it is, as it would.
+        [value if value is None or type(value) is JSONText else process(value) for value in column]
+        if isinstance(column_type, JSON) else
         _each_once(process, column)
         for process, column_type, column in zip(processors, types, zip(*rows, strict=True), strict=True)
     ]
