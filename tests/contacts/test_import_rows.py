@@ -12,13 +12,11 @@ from cadenza.contacts.import_rows import (
     ContactRow,
     RowProblem,
     RowReader,
-    clean_email,
     clean_phone,
-    fast_email,
     fast_phone,
 )
 from cadenza.contacts.mapping import FieldChoice
-from cadenza.contacts.normalize import InvalidValue, normalise_email, normalise_phone
+from cadenza.contacts.normalize import InvalidValue, clean_email, fast_email, normalise_email, normalise_phone
 
 FIELDS = {"plan": FieldChoice("plan", "Plan", "enum", ("free", "pro")),
           "seats": FieldChoice("seats", "Seats", "number"),

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.contacts.field_types import coerce
 from cadenza.contacts.models import Company, Contact, ContactIdentity, CustomField, DuplicateCandidate
-from cadenza.contacts.normalize import InvalidValue, normalise_email, normalise_phone
+from cadenza.contacts.normalize import InvalidValue, clean_email, normalise_phone
 from cadenza.storage.bulk import any_of
 from cadenza.storage.dialect import insert_ignoring_any_conflict, insert_ignoring_conflicts
 
@@ -50,7 +50,7 @@ Problem = dict[str, str]
 def email_or_none(raw: str) -> str | None:
     """The normalised address, or None when `raw` is not one. Cached: a batch repeats addresses."""
     try:
-        return normalise_email(raw)
+        return clean_email(raw)
     except InvalidValue:
         return None
 

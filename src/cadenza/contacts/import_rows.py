@@ -33,44 +33,18 @@ import phonenumbers
 from cadenza.contacts.csv_source import SourceRow
 from cadenza.contacts.field_types import FieldType, coerce
 from cadenza.contacts.mapping import ATTRIBUTE_PREFIX, FIELD_PREFIX, IGNORE, FieldChoice
-from cadenza.contacts.normalize import InvalidValue, normalise_email, normalise_phone
+from cadenza.contacts.normalize import InvalidValue, clean_email, normalise_phone
 
 MAX_NAME = 200
 MAX_IDENTIFIER = 255
 MAX_COMPANY = 255
 MAX_TAG = 100
-MAX_EMAIL = 254
-MAX_DOMAIN = 253
 COLUMN_MEMORY = 4_096  # distinct cells remembered per column (plans, dates, tag lists repeat a lot)
 
-# Labels of at most 63 characters, not starting or ending with "-"; a top-level name of letters.
-_FAST_EMAIL = re.compile(
-    r"[a-z0-9_+\-]+(?:\.[a-z0-9_+\-]+)*@((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+([a-z]{1,63}))", re.ASCII)
-# email-validator refuses these top-level names (special-use domains, RFC 6761 and friends).
-_RESERVED_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
 _TAG_SPLIT = re.compile(r"[,;]")
 
 
 _FORMULA_STARTS = frozenset("=+-@")
-
-
-def fast_email(value: str) -> str | None:
-    """The normalised address when the fast path can decide it is valid, else None (ask email-validator)."""
-    if not value.isascii():
-        return None
-    candidate = value.lower()
-    match = _FAST_EMAIL.fullmatch(candidate)
-    if match is None or len(candidate) > MAX_EMAIL:
-        return None
-    domain, top = match.groups()
-    if len(domain) > MAX_DOMAIN or "--" in domain or top in _RESERVED_TLDS:  # "xn--", "ab--": IDNA rules
-        return None
-    return candidate
-
-
-def clean_email(value: str) -> str:
-    """As `normalise_email`, faster for common addresses. Raises InvalidValue."""
-    return fast_email(value.strip()) or normalise_email(value)
 
 
 _INTERNATIONAL_PHONE = re.compile(r"\+[1-9][0-9]*(?:[ -][0-9]+)*", re.ASCII)

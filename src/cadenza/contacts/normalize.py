@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
@@ -10,6 +12,35 @@ from cadenza.core.errors import ValidationFailed
 
 class InvalidValue(ValueError):
     """A value that cannot be normalised; the message says why, in a user's words."""
+
+
+MAX_EMAIL = 254
+MAX_DOMAIN = 253
+
+# Labels of at most 63 characters, not starting or ending with "-"; a top-level name of letters.
+_FAST_EMAIL = re.compile(
+    r"[a-z0-9_+\-]+(?:\.[a-z0-9_+\-]+)*@((?:[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?\.)+([a-z]{1,63}))", re.ASCII)
+# email-validator refuses these top-level names (special-use domains, RFC 6761 and friends).
+_RESERVED_TLDS = frozenset({"arpa", "invalid", "local", "localhost", "onion", "test"})
+
+
+def fast_email(value: str) -> str | None:
+    """The normalised address when the fast path can decide it is valid, else None (ask email-validator)."""
+    if not value.isascii():
+        return None
+    candidate = value.lower()
+    match = _FAST_EMAIL.fullmatch(candidate)
+    if match is None or len(candidate) > MAX_EMAIL:
+        return None
+    domain, top = match.groups()
+    if len(domain) > MAX_DOMAIN or "--" in domain or top in _RESERVED_TLDS:  # "xn--", "ab--": IDNA rules
+        return None
+    return candidate
+
+
+def clean_email(value: str) -> str:
+    """As `normalise_email`, faster for common addresses. Raises InvalidValue."""
+    return fast_email(value.strip()) or normalise_email(value)
 
 
 def normalise_email(value: str) -> str:
