@@ -55,15 +55,14 @@ def driver_value(session: Session, table: Table, column: str, value: Any) -> Any
     """`value` as the driver receives it for `table.column` (SQLAlchemy's bind processing for this dialect), for
     rows given to `insert_rows(..., prepared=True)`. JSON columns take their text (`storage.JSONText`) as it is."""
     dialect = session.get_bind().dialect
-    process = table.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    process = _bind_processor(table.c[column].type, dialect)
     return value if process is None or value is None else process(value)
 
 
 def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
                dialect: Any) -> list[tuple[Any, ...]]:
     types = [table.c[name].type for name in columns]
-    processors = [_datetime_processor(dialect.name) if isinstance(column_type, UTCDateTime) else
-                  column_type.dialect_impl(dialect).bind_processor(dialect) for column_type in types]
+    processors = [_bind_processor(column_type, dialect) for column_type in types]
     if not any(processors):
         return [tuple(row) for row in rows]
     by_column = [
@@ -75,6 +74,13 @@ def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any
         for process, column_type, column in zip(processors, types, zip(*rows, strict=True), strict=True)
     ]
     return list(zip(*by_column, strict=True))
+
+
+def _bind_processor(column_type: Any, dialect: Any) -> Any:
+    """What SQLAlchemy would apply to a value of `column_type` before the driver gets it (None: nothing)."""
+    if isinstance(column_type, UTCDateTime):
+        return _datetime_processor(dialect.name)
+    return column_type.dialect_impl(dialect).bind_processor(dialect)
 
 
 def _datetime_processor(dialect_name: str) -> Any:
