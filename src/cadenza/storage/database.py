@@ -81,10 +81,11 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
     url = normalise_url(url)
     kwargs.setdefault("json_serializer", json_dumps)
     kwargs.setdefault("json_deserializer", json_loads)
-    if "poolclass" not in kwargs and ":memory:" not in url:
+    pooled = "poolclass" not in kwargs and ":memory:" not in url
+    if pooled:
         kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_timeout=30)
     if url.startswith("sqlite"):
-        if "poolclass" not in kwargs and ":memory:" not in url:
+        if pooled:
             # The connection used last has the warmest cache: SQLite keeps a connection's cache across its
             # transactions as long as no other connection wrote in between, which a single writer makes likely.
             kwargs.setdefault("pool_use_lifo", True)
