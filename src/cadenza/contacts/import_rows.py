@@ -3,14 +3,16 @@
 Validation is the hot path of an import (a million rows should take seconds), so the common cases take
 fast paths whose results are identical to the full check, and the full check runs for everything else:
 
-* email: an ASCII address made only of the most common characters is decided by one compiled regex plus
-  the length and reserved-name rules of email-validator; anything the regex does not recognise goes to
-  email-validator itself (`normalise_email`). The fast path never rejects, it only accepts addresses
-  that email-validator accepts with the same normalised form (tests compare the two on many inputs).
-* phone: a number written in international form, `+` and digits in groups (`+44 7400 123456`, `+1 415-555-0100`), skips
-  `phonenumbers.parse` (half a number's cost): its country code and national number are read as parse reads
-  them (the longest known calling code of up to three digits; the rest, when no national prefix could be
-  stripped from it and it has no leading zero), and phonenumbers itself decides validity and writes E.164.
+* email: `contacts.normalize.clean_email` (shared with ingest): an ASCII address made only of the most common
+  characters is decided by one compiled regex plus the length and reserved-name rules of email-validator;
+  anything the regex does not recognise goes to email-validator itself (`normalise_email`). The fast path
+  never rejects, it only accepts addresses that email-validator accepts with the same normalised form
+  (tests compare the two on many inputs).
+* phone: a number written in international form, `+` and digits in groups (`+44 7400 123456`,
+  `+1 415-555-0100`), skips `phonenumbers.parse` (half a number's cost): its country code and national
+  number are read as parse reads them (the longest known calling code of up to three digits; the rest, when
+  no national prefix could be stripped from it and it has no leading zero), and phonenumbers itself decides
+  validity and writes E.164.
   Anything else, and every number the fast path does not find valid, goes to `normalise_phone`, so errors
   read the same (a hypothesis test compares both on generated numbers). Results are remembered per (value,
   region) for repeated numbers. A reader turns on phonenumbers' own cache of compiled metadata patterns
