@@ -22,7 +22,7 @@ class InvalidMessage(CadenzaError):
 
 
 class IngestBusy(CadenzaError):
-    """Concurrent requests kept storing some of this request's messageIds first: nothing of it was stored."""
+    """Concurrent requests kept conflicting with this one (same messageIds, or a deadlock): nothing of it was stored."""
 
     status = 503
     title = "Busy: send the request again"

@@ -1,23 +1,26 @@
 """Ingesting Segment calls: validation, idempotency by messageId, identity resolution, storage.
 
-One request is one transaction: its events, the contacts and companies they create or change, the
+Requests are written in groups (`cadenza.core.group_commit`): those that arrive while one transaction
+is being written are written together in the next, in the order they came, as if one after another.
+A group is one transaction: its events, the contacts and companies they create or change, the
 identities they link and one 'contact changed' outbox fact per affected contact commit together or
-not at all. The hot path is SQLAlchemy Core on the session's connection: one IN query for known
-messageIds, a few for identities, one bulk insert for the events (COPY on PostgreSQL, one driver
-executemany on SQLite: `cadenza.storage.bulk.insert_rows`).
+not at all, and each request is answered only once its group has committed. A group that fails is
+written again request by request, so a bad request fails alone. The hot path is SQLAlchemy Core on
+the session's connection: one IN query for known messageIds, a few for identities, one bulk insert for
+the events (COPY on PostgreSQL, one driver executemany on SQLite: `cadenza.storage.bulk.insert_rows`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import threading
+import itertools
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from cadenza.auth import Permission, Principal
@@ -25,11 +28,12 @@ from cadenza.config import Settings
 from cadenza.contacts import ContactDraft, IdentityResolution, email_or_none
 from cadenza.core.clock import Clock
 from cadenza.core.errors import PermissionDenied
+from cadenza.core.group_commit import GroupCommit
 from cadenza.events.errors import IngestBusy
-from cadenza.events.intake import Accepted, BatchDefaults, encode_items, new_message_id, read_messages
+from cadenza.events.intake import Accepted, BatchDefaults, Intake, encode_items, new_message_id, read_messages
 from cadenza.events.models import Event
 from cadenza.storage import Database
-from cadenza.storage.bulk import any_of, insert_rows
+from cadenza.storage.bulk import any_of, column_driver, insert_rows
 from cadenza.storage.outbox import contact_changed, publish_many
 
 WARNINGS_KEY = "cadenza"  # context.cadenza.warnings: trait values that could not be stored, and why
@@ -46,6 +50,26 @@ class IngestResult:
         return sum(self.stored.values())
 
 
+@dataclass(eq=False)
+class _Request:
+    """One request's valid messages, waiting to be written with whatever else arrives meanwhile."""
+
+    principal: Principal
+    intake: Intake
+    received_at: dt.datetime
+    source: str
+    # Made ready before the write, outside the group's critical path: as the driver takes them.
+    received: Any
+    times: list[tuple[Any, Any]]  # each accepted message's (occurred_at, sent_at)
+    result: IngestResult = field(default_factory=IngestResult)
+
+    def restart(self) -> None:
+        self.result = IngestResult(duplicates=self.intake.repeated, rejected=self.intake.rejected)
+
+
+MAX_GROUP_MESSAGES = 5000  # messages written in one transaction at most, from however many requests
+
+
 class IngestService:
     def __init__(self, db: Database, clock: Clock, settings: Settings,
                  new_id: Callable[[], str] = new_message_id,
@@ -57,10 +81,12 @@ class IngestService:
         # Refuses an API-key principal whose key was revoked since it was identified (AccessControl.confirm_api_key),
         # in the request's own transaction: the ingest router identifies keys without a read of their own.
         self.confirm_key = confirm_key
-        # SQLite has one writer: ingest threads wait for it here, before taking a pooled connection, rather
-        # than each holding a connection inside SQLite's busy handler (up to its 30 s timeout) under load.
-        self._write_lock: contextlib.AbstractContextManager[Any] = (
-            contextlib.nullcontext() if db.is_postgres else threading.Lock())
+        # Requests that arrive while one transaction is being written are written together in the next one
+        # (its commit and lookups shared). On SQLite, which has one writer, this is also where ingest threads
+        # wait for it, rather than each holding a connection inside SQLite's busy handler under load.
+        self._groups: GroupCommit[_Request] = GroupCommit(
+            self._write, max_group=MAX_GROUP_MESSAGES, size=lambda request: len(request.intake.accepted))
+        self._time_value = column_driver(db.engine.dialect, cast(Table, Event.__table__), "occurred_at")
 
     def ingest(self, principal: Principal, items: list[Any], *, defaults: BatchDefaults | None = None,
                source: str = "api") -> IngestResult:
@@ -71,8 +97,8 @@ class IngestService:
                    source: str = "api") -> IngestResult:
         """Stores the valid messages (each its raw JSON) once each; reports the others by index.
 
-        One transaction: the request's events, contacts, identities, companies and outbox facts commit
-        together or not at all."""
+        All or nothing: the request's events, contacts, identities, companies and outbox facts commit
+        together (with those of the requests it is grouped with) or not at all."""
         if not principal.can(Permission.INGEST):
             raise PermissionDenied(f"This needs the {Permission.INGEST} permission.")
         received_at = self.clock.now()
@@ -83,53 +109,95 @@ class IngestService:
                 with self.db.read() as session:
                     self.confirm_key(session, principal)
             return IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
+        time_value = self._time_value
+        request = _Request(principal, intake, received_at, source, time_value(received_at),
+                           [(time_value(item.occurred_at), time_value(item.sent_at)) for item in intake.accepted])
+        self._groups.submit(request)
+        return request.result
+
+    def _write(self, requests: Sequence[_Request]) -> None:
+        """One transaction for a group of requests, in the order they came; redone when a concurrent
+        transaction stored some of the same messageIds meanwhile, or when PostgreSQL broke a deadlock with it."""
         attempt = 1
         while True:
-            result = IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
+            for request in requests:
+                request.restart()
             try:
-                with self._write_lock, self.db.transaction() as session:
-                    if self.confirm_key is not None:
-                        self.confirm_key(session, principal)
-                    self._store(session, principal.workspace_id, intake.accepted, received_at, source, result)
-                return result
-            except _ConcurrentDuplicate:  # another request stored some of these messageIds a moment ago
+                with self.db.transaction() as session:
+                    by_workspace: dict[int, list[_Entry]] = {}
+                    confirmed: set[tuple[str, int | None]] = set()  # each key once per transaction
+                    for request in requests:
+                        principal = request.principal
+                        if self.confirm_key is not None and (principal.kind, principal.id) not in confirmed:
+                            self.confirm_key(session, principal)
+                            confirmed.add((principal.kind, principal.id))
+                        entries = by_workspace.setdefault(request.principal.workspace_id, [])
+                        entries.extend(zip(request.intake.accepted, itertools.repeat(request), request.times))
+                    now = max(request.received_at for request in requests)
+                    for workspace_id, entries in by_workspace.items():
+                        _store(session, workspace_id, entries, now)
+                return
+            except (_ConcurrentDuplicate, DBAPIError) as error:
+                # Another transaction stored some of these messageIds a moment ago, or PostgreSQL chose this one
+                # to break a deadlock with a concurrent one (another server process's ingest about the same
+                # people): it was rolled back whole, and is redone from the start.
+                if isinstance(error, DBAPIError) and not _is_retryable(error):
+                    raise
                 if attempt == _ATTEMPTS:  # nothing was stored: the client must send it again
-                    raise IngestBusy("Other requests kept storing the same messageIds at the same moment; "
-                                     "nothing of this one was stored. Send it again.") from None
+                    raise IngestBusy("Concurrent requests kept conflicting with this one (the same messageIds or "
+                                     "the same people at the same moment); nothing of it was stored. Send it again."
+                                     ) from None
                 attempt += 1
 
-    def _store(self, session: Session, workspace_id: int, accepted: list[Accepted], received_at: dt.datetime,
-               source: str, result: IngestResult) -> None:
-        sql = _statements(session)
-        conn = session.connection()
-        known = set(conn.execute(sql.known, {"ws": workspace_id, "ids": [a.message_id for a in accepted]}).scalars())
-        fresh = [a for a in accepted if a.message_id not in known] if known else accepted
-        result.duplicates += len(accepted) - len(fresh)
-        if not fresh:
-            return
-        identities = IdentityResolution(session, workspace_id, received_at)
-        _load(identities, fresh)
-        contacts = [_resolve(identities, a) for a in fresh]
-        for position, item in enumerate(fresh):
-            contact = contacts[position]
-            if contact is None and item.anonymous_id is not None:  # linked later in this batch
-                contact = contacts[position] = identities.by_anonymous.get(item.anonymous_id)
-            if contact is not None:
-                identities.touch(contact).saw(min(item.occurred_at, received_at))
-        identities.save()
-        rows = [_row(workspace_id, a, c, received_at, source) for a, c in zip(fresh, contacts, strict=True)]
-        _insert_events(session, rows)
-        for contact, item in zip(contacts, fresh, strict=True):
-            result.stored[item.type] += 1
-            if contact is not None:
-                contact.events.add(item.name or item.type)
-        if identities.stitched:
-            _stitch(conn, sql, workspace_id, identities.stitched)
-        facts = [contact_changed(workspace_id, contact.id, fields=contact.fields, events=list(contact.events),
-                                 reason="ingest")
-                 for contact in identities.touched.values()
-                 if contact.id is not None and (contact.events or contact.fields)]
-        publish_many(session, facts, now=received_at)
+
+_Entry = tuple[Accepted, _Request, tuple[Any, Any]]  # a message, its request, its times as the driver takes them
+
+
+def _store(session: Session, workspace_id: int, entries: list[_Entry], now: dt.datetime) -> None:
+    """One workspace's messages of a group (each with its request, whose result it counts in)."""
+    sql = _statements(session)
+    conn = session.connection()
+    known = set(conn.execute(sql.known, {"ws": workspace_id, "ids": [e[0].message_id for e in entries]}).scalars())
+    fresh: list[Accepted] = []
+    requests: list[_Request] = []
+    times: list[tuple[Any, Any]] = []
+    seen: set[str] = set()  # a messageId in two requests of the group: the first one stores it
+    for item, request, item_times in entries:
+        if item.message_id in known or item.message_id in seen:
+            request.result.duplicates += 1
+            continue
+        seen.add(item.message_id)
+        fresh.append(item)
+        requests.append(request)
+        times.append(item_times)
+    if not fresh:
+        return
+    identities = IdentityResolution(session, workspace_id, now)
+    _load(identities, fresh)
+    contacts = [_resolve(identities, a) for a in fresh]
+    for position, (item, request) in enumerate(zip(fresh, requests, strict=True)):
+        contact = contacts[position]
+        if contact is None and item.anonymous_id is not None:  # linked later in this group
+            contact = contacts[position] = identities.by_anonymous.get(item.anonymous_id)
+        if contact is not None:
+            identities.touch(contact).saw(min(item.occurred_at, request.received_at))
+    identities.save()
+    rows = [(workspace_id, None if c is None else c.id, a.message_id, a.type, a.name, a.user_id, a.anonymous_id,
+             a.group_id, a.previous_id, a.category, occurred, r.received, sent, a.properties, a.context_text(),
+             a.integrations, r.source)
+            for a, c, r, (occurred, sent) in zip(fresh, contacts, requests, times, strict=True)]
+    _insert_events(session, rows)
+    for contact, item, request in zip(contacts, fresh, requests, strict=True):
+        request.result.stored[item.type] += 1
+        if contact is not None:
+            contact.events.add(item.name or item.type)
+    if identities.stitched:
+        _stitch(conn, sql, workspace_id, identities.stitched)
+    facts = [contact_changed(workspace_id, contact.id, fields=contact.fields, events=list(contact.events),
+                             reason="ingest")
+             for contact in identities.touched.values()
+             if contact.id is not None and (contact.events or contact.fields)]
+    publish_many(session, facts, now=now)
 
 
 class _Statements:
@@ -163,7 +231,12 @@ def _statements(session: Session) -> _Statements:
     return _STATEMENTS[dialect]
 
 
-_ATTEMPTS = 3  # a request redone after a concurrent one stored some of its messageIds
+_ATTEMPTS = 3  # a request redone after a concurrent one stored some of its messageIds, or after a deadlock
+_RETRYABLE = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock detected, serialization failure
+
+
+def _is_retryable(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _RETRYABLE
 
 
 class _ConcurrentDuplicate(Exception):
@@ -185,7 +258,7 @@ def _insert_events(session: Session, rows: list[tuple[Any, ...]]) -> None:
     constraint refuses the COPY, the transaction is rolled back and the request is redone from the
     start, seeing it stored."""
     try:
-        insert_rows(session, cast(Table, Event.__table__), _COLUMNS, rows)
+        insert_rows(session, cast(Table, Event.__table__), _COLUMNS, rows, prepared=True)
     except Exception as error:  # psycopg's own UniqueViolation: COPY goes to the driver directly
         if _UNIQUE_MESSAGE_ID in str(getattr(error, "orig", error)):
             raise _ConcurrentDuplicate from None
@@ -260,10 +333,3 @@ def _resolve(identities: IdentityResolution, item: Accepted) -> ContactDraft | N
     if problems:
         item.add_to_context(WARNINGS_KEY, {"warnings": problems})
     return contact
-
-
-def _row(workspace_id: int, item: Accepted, contact: ContactDraft | None, received_at: dt.datetime,
-         source: str) -> tuple[Any, ...]:
-    return (workspace_id, contact.id if contact is not None else None, item.message_id, item.type, item.name,
-            item.user_id, item.anonymous_id, item.group_id, item.previous_id, item.category, item.occurred_at,
-            received_at, item.sent_at, item.properties, item.context_text(), item.integrations, source)

@@ -17,7 +17,7 @@ text) passes `prepared=True`, and the rows go to the driver as they are.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table, any_, bindparam, func, select, text
@@ -57,6 +57,15 @@ def driver_value(session: Session, table: Table, column: str, value: Any) -> Any
     dialect = session.get_bind().dialect
     process = _bind_processor(table.c[column].type, dialect)
     return value if process is None or value is None else process(value)
+
+
+def column_driver(dialect: Any, table: Table, column: str) -> Callable[[Any], Any]:
+    """`driver_value` for one column as a function of the value alone: for values made ready outside the
+    transaction (and before its session exists), then inserted with `insert_rows(..., prepared=True)`."""
+    process = _bind_processor(table.c[column].type, dialect)
+    if process is None:
+        return lambda value: value
+    return lambda value: None if value is None else process(value)
 
 
 def _processed(table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]],
