@@ -210,7 +210,8 @@ def test_a_transaction_chosen_to_break_a_deadlock_is_redone_whole(container: Con
 
     monkeypatch.setattr(ingest_service, "_insert_events", deadlocked_once)
 
-    result = ingest(container, actors.alice.principal, identify(userId="u1", traits={"plan": "pro"}), track(userId="u1"))
+    result = ingest(container, actors.alice.principal, identify(userId="u1", traits={"plan": "pro"}),
+                    track(userId="u1"))
 
     assert (result.stored_total, len(calls)) == (2, 2)
     assert len(events(container, actors.alice.workspace_id)) == 2
