@@ -9,7 +9,9 @@ database measured in the same run (`../shared/bench/baselines.py`).
 
 The server runs in its own process (one uvicorn worker, access log off) on a free loopback port; the
 clients (several threads, each with its own keep-alive httpx client) send pre-built bodies, so the client
-side costs little. The first `--warmup` batches are sent but not timed (the steady state is what counts);
+side costs little. Each client waits for its answer before it sends again, and the server writes the
+requests that arrive during one transaction together in the next (group commit): `--clients` sets how
+many can be waiting at once, so the default 4 leaves the server partly idle; 16 shows its capacity. The first `--warmup` batches are sent but not timed (the steady state is what counts);
 on PostgreSQL, a dedicated database is created (and dropped afterwards) and ANALYZEd after the warm-up, as
 autovacuum does for any live database: a brand-new one has no statistics and plans lookups badly.
 
