@@ -13,10 +13,17 @@ from cadenza.contacts.import_rows import (
     RowProblem,
     RowReader,
     clean_phone,
-    fast_phone,
 )
 from cadenza.contacts.mapping import FieldChoice
-from cadenza.contacts.normalize import InvalidValue, clean_email, fast_email, normalise_email, normalise_phone
+from cadenza.contacts.normalize import (
+    InvalidValue,
+    clean_email,
+    clean_phone_number,
+    fast_email,
+    fast_phone,
+    normalise_email,
+    normalise_phone,
+)
 
 FIELDS = {"plan": FieldChoice("plan", "Plan", "enum", ("free", "pro")),
           "seats": FieldChoice("seats", "Seats", "number"),
@@ -205,6 +212,7 @@ def _phone_agrees(value: str, region: str | None) -> None:
     if fast is not None:
         assert fast == normalise_phone(value, region)
     assert _phone_outcome(clean_phone, value, region) == _phone_outcome(normalise_phone, value, region)
+    assert _phone_outcome(clean_phone_number, value, region) == _phone_outcome(normalise_phone, value, region)
 
 
 @settings(max_examples=400, deadline=None, database=None)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from cadenza.contacts.field_types import coerce
 from cadenza.contacts.models import Company, Contact, ContactIdentity, CustomField, DuplicateCandidate
-from cadenza.contacts.normalize import InvalidValue, clean_email, normalise_phone
+from cadenza.contacts.normalize import InvalidValue, clean_email, clean_phone_number
 from cadenza.storage.bulk import any_of
 from cadenza.storage.dialect import insert_ignoring_any_conflict, insert_ignoring_conflicts
 
@@ -369,7 +369,7 @@ class IdentityResolution:
 
     def _set_phone(self, contact: ContactDraft, raw: Any, problems: list[Problem]) -> None:
         try:
-            contact.set("phone", normalise_phone(str(raw)))
+            contact.set("phone", clean_phone_number(str(raw)))
         except InvalidValue as error:
             self._set_attribute(contact, "contact", "phone", raw, problems)
             problems.append({"field": "traits.phone", "message": f"{error}; kept in attributes.phone"})

@@ -8,11 +8,11 @@ fast paths whose results are identical to the full check, and the full check run
   anything the regex does not recognise goes to email-validator itself (`normalise_email`). The fast path
   never rejects, it only accepts addresses that email-validator accepts with the same normalised form
   (tests compare the two on many inputs).
-* phone: a number written in international form, `+` and digits in groups (`+44 7400 123456`,
-  `+1 415-555-0100`), skips `phonenumbers.parse` (half a number's cost): its country code and national
-  number are read as parse reads them (the longest known calling code of up to three digits; the rest, when
-  no national prefix could be stripped from it and it has no leading zero), and phonenumbers itself decides
-  validity and writes E.164.
+* phone: `contacts.normalize.clean_phone_number` (shared with ingest): a number written in international
+  form, `+` and digits in groups (`+44 7400 123456`, `+1 415-555-0100`), skips `phonenumbers.parse` (half a
+  number's cost): its country code and national number are read as parse reads them (the longest known
+  calling code of up to three digits; the rest, when no national prefix could be stripped from it and it has
+  no leading zero), and phonenumbers itself decides validity and writes E.164.
   Anything else, and every number the fast path does not find valid, goes to `normalise_phone`, so errors
   read the same (a hypothesis test compares both on generated numbers). Results are remembered per (value,
   region) for repeated numbers. A reader turns on phonenumbers' own cache of compiled metadata patterns
@@ -35,7 +35,7 @@ import phonenumbers
 from cadenza.contacts.csv_source import SourceRow
 from cadenza.contacts.field_types import FieldType, coerce
 from cadenza.contacts.mapping import ATTRIBUTE_PREFIX, FIELD_PREFIX, IGNORE, FieldChoice
-from cadenza.contacts.normalize import InvalidValue, clean_email, normalise_phone
+from cadenza.contacts.normalize import InvalidValue, clean_email, clean_phone_number
 
 MAX_NAME = 200
 MAX_IDENTIFIER = 255
@@ -49,48 +49,10 @@ _TAG_SPLIT = re.compile(r"[,;]")
 _FORMULA_STARTS = frozenset("=+-@")
 
 
-_INTERNATIONAL_PHONE = re.compile(r"\+[1-9][0-9]*(?:[ -][0-9]+)*", re.ASCII)
-_MAX_COUNTRY_CODE_DIGITS = 3
-_MIN_NATIONAL_DIGITS, _MAX_NATIONAL_DIGITS = 3, 17  # phonenumbers.parse refuses shorter or longer ones
-
-
-def fast_phone(value: str) -> str | None:
-    """The E.164 form when the fast path can decide the number is valid, else None (ask `normalise_phone`).
-
-    Only for `+` and digits in groups (one space or hyphen between), where the default region plays no part."""
-    if len(value) > 40 or not _INTERNATIONAL_PHONE.fullmatch(value):
-        return None
-    digits = value[1:].replace(" ", "").replace("-", "")
-    for length in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):  # as phonenumbers' _extract_country_code
-        country_code = int(digits[:length])
-        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
-            break
-    else:
-        return None
-    national = digits[length:]
-    if not _MIN_NATIONAL_DIGITS <= len(national) <= _MAX_NATIONAL_DIGITS or national[0] == "0":
-        return None  # too short or long, or Italian leading zeros: parse's own rules apply
-    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
-        country_code, phonenumbers.region_code_for_country_code(country_code))
-    if metadata is None:
-        return None
-    prefix = metadata.national_prefix_for_parsing
-    if prefix and re.match(prefix, national):
-        return None  # parse might strip a national prefix here
-    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national),
-                                      country_code_source=phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_PLUS_SIGN)
-    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
-        return None
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
 @lru_cache(maxsize=65_536)
 def _phone(value: str, region: str | None) -> tuple[str | None, str | None]:
-    number = fast_phone(value)
-    if number is not None:
-        return number, None
     try:
-        return normalise_phone(value, region), None
+        return clean_phone_number(value, region), None
     except InvalidValue as error:
         return None, str(error)
 

@@ -55,8 +55,48 @@ def normalise_email(value: str) -> str:
     return result.normalized.lower()
 
 
+_INTERNATIONAL_PHONE = re.compile(r"\+[1-9][0-9]*(?:[ -][0-9]+)*", re.ASCII)
+_MAX_COUNTRY_CODE_DIGITS = 3
+_MIN_NATIONAL_DIGITS, _MAX_NATIONAL_DIGITS = 3, 17  # phonenumbers.parse refuses shorter or longer ones
+
+
+def fast_phone(value: str) -> str | None:
+    """The E.164 form when the fast path can decide the number is valid, else None (ask `normalise_phone`).
+
+    Only for `+` and digits in groups (one space or hyphen between), where the default region plays no part."""
+    if len(value) > 40 or not _INTERNATIONAL_PHONE.fullmatch(value):
+        return None
+    digits = value[1:].replace(" ", "").replace("-", "")
+    for length in range(1, _MAX_COUNTRY_CODE_DIGITS + 1):  # as phonenumbers' _extract_country_code
+        country_code = int(digits[:length])
+        if country_code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return None
+    national = digits[length:]
+    if not _MIN_NATIONAL_DIGITS <= len(national) <= _MAX_NATIONAL_DIGITS or national[0] == "0":
+        return None  # too short or long, or Italian leading zeros: parse's own rules apply
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(
+        country_code, phonenumbers.region_code_for_country_code(country_code))
+    if metadata is None:
+        return None
+    prefix = metadata.national_prefix_for_parsing
+    if prefix and re.match(prefix, national):
+        return None  # parse might strip a national prefix here
+    number = phonenumbers.PhoneNumber(country_code=country_code, national_number=int(national),
+                                      country_code_source=phonenumbers.CountryCodeSource.FROM_NUMBER_WITH_PLUS_SIGN)
+    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def clean_phone_number(value: str, default_region: str | None = None) -> str:
+    """As `normalise_phone`, through the fast path when it can decide (as `clean_email` for addresses)."""
+    return fast_phone(value.strip()) or normalise_phone(value, default_region)
+
+
 def normalise_phone(value: str, default_region: str | None = None) -> str:
-    """Any written form → E.164 (`"+44 20 7946 0958"` → `"+442079460958"`)."""
+    """Any written form → E.164 (`"+44 20 7946 0958"` → `"+442079460958"`), by phonenumbers."""
     candidate = value.strip()
     if not candidate:
         raise InvalidValue("is empty")
