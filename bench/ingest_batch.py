@@ -11,9 +11,10 @@ The server runs in its own process (one uvicorn worker, access log off) on a fre
 clients (several threads, each with its own keep-alive httpx client) send pre-built bodies, so the client
 side costs little. Each client waits for its answer before it sends again, and the server writes the
 requests that arrive during one transaction together in the next (group commit): `--clients` sets how
-many can be waiting at once, so the default 4 leaves the server partly idle; 16 shows its capacity. The first `--warmup` batches are sent but not timed (the steady state is what counts);
-on PostgreSQL, a dedicated database is created (and dropped afterwards) and ANALYZEd after the warm-up, as
-autovacuum does for any live database: a brand-new one has no statistics and plans lookups badly.
+many can be waiting at once, so the default 4 leaves the server partly idle; 16 shows its capacity.
+The first `--warmup` batches are sent but not timed (the steady state is what counts); on PostgreSQL, a
+dedicated database is created (and dropped afterwards) and ANALYZEd after the warm-up, as autovacuum does
+for any live database: a brand-new one has no statistics and plans lookups badly.
 
 `--servers N` (PostgreSQL only) runs N server processes, as `cadenza serve --no-worker` scales out, each on
 its own port; the client threads are spread over them. The issue's figure is for one process; report N
