@@ -131,7 +131,7 @@ class IngestService:
                         if self.confirm_key is not None and (principal.kind, principal.id) not in confirmed:
                             self.confirm_key(session, principal)
                             confirmed.add((principal.kind, principal.id))
-                        entries = by_workspace.setdefault(request.principal.workspace_id, [])
+                        entries = by_workspace.setdefault(principal.workspace_id, [])
                         entries.extend(zip(request.intake.accepted, itertools.repeat(request), request.times))
                     now = max(request.received_at for request in requests)
                     for workspace_id, entries in by_workspace.items():
@@ -158,24 +158,22 @@ def _store(session: Session, workspace_id: int, entries: list[_Entry], now: dt.d
     sql = _statements(session)
     conn = session.connection()
     known = set(conn.execute(sql.known, {"ws": workspace_id, "ids": [e[0].message_id for e in entries]}).scalars())
-    fresh: list[Accepted] = []
-    requests: list[_Request] = []
-    times: list[tuple[Any, Any]] = []
+    fresh_entries: list[_Entry] = []
     seen: set[str] = set()  # a messageId in two requests of the group: the first one stores it
-    for item, request, item_times in entries:
+    for entry in entries:
+        item, request, _times = entry
         if item.message_id in known or item.message_id in seen:
             request.result.duplicates += 1
             continue
         seen.add(item.message_id)
-        fresh.append(item)
-        requests.append(request)
-        times.append(item_times)
-    if not fresh:
+        fresh_entries.append(entry)
+    if not fresh_entries:
         return
+    fresh = [item for item, _request, _times in fresh_entries]
     identities = IdentityResolution(session, workspace_id, now)
     _load(identities, fresh)
     contacts = [_resolve(identities, a) for a in fresh]
-    for position, (item, request) in enumerate(zip(fresh, requests, strict=True)):
+    for position, (item, request, _times) in enumerate(fresh_entries):
         contact = contacts[position]
         if contact is None and item.anonymous_id is not None:  # linked later in this group
             contact = contacts[position] = identities.by_anonymous.get(item.anonymous_id)
@@ -185,9 +183,9 @@ def _store(session: Session, workspace_id: int, entries: list[_Entry], now: dt.d
     rows = [(workspace_id, None if c is None else c.id, a.message_id, a.type, a.name, a.user_id, a.anonymous_id,
              a.group_id, a.previous_id, a.category, occurred, r.received, sent, a.properties, a.context_text(),
              a.integrations, r.source)
-            for a, c, r, (occurred, sent) in zip(fresh, contacts, requests, times, strict=True)]
+            for (a, r, (occurred, sent)), c in zip(fresh_entries, contacts, strict=True)]
     _insert_events(session, rows)
-    for contact, item, request in zip(contacts, fresh, requests, strict=True):
+    for (item, request, _times), contact in zip(fresh_entries, contacts, strict=True):
         request.result.stored[item.type] += 1
         if contact is not None:
             contact.events.add(item.name or item.type)

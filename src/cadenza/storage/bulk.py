@@ -54,9 +54,7 @@ def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Se
 def driver_value(session: Session, table: Table, column: str, value: Any) -> Any:
     """`value` as the driver receives it for `table.column` (SQLAlchemy's bind processing for this dialect), for
     rows given to `insert_rows(..., prepared=True)`. JSON columns take their text (`storage.JSONText`) as it is."""
-    dialect = session.get_bind().dialect
-    process = _bind_processor(table.c[column].type, dialect)
-    return value if process is None or value is None else process(value)
+    return column_driver(session.get_bind().dialect, table, column)(value)
 
 
 def column_driver(dialect: Any, table: Table, column: str) -> Callable[[Any], Any]:
