@@ -51,6 +51,7 @@ class Container:
         return migration_status(self.db.engine)
 
     def close(self) -> None:
+        self.ingest.close()
         self.db.dispose()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Sequence
 
@@ -101,7 +102,7 @@ def test_a_bad_item_fails_alone_and_the_others_of_its_group_are_written() -> Non
     assert store.groups == [[1], [2, 3, 4], [2], [3], [4]]
 
 
-def test_an_interrupted_leader_tells_its_followers_instead_of_leaving_them_waiting() -> None:
+def test_an_interrupted_write_tells_its_whole_group_and_the_next_submission_is_still_written() -> None:
     calls: list[Sequence[int]] = []
     started, release = threading.Event(), threading.Event()
 
@@ -111,7 +112,8 @@ def test_an_interrupted_leader_tells_its_followers_instead_of_leaving_them_waiti
             started.set()
             release.wait(10)
             return
-        raise KeyboardInterrupt
+        if len(calls) == 2:
+            raise KeyboardInterrupt
 
     commit = GroupCommit(write, max_group=100)
     errors: dict[int, BaseException] = {}
@@ -135,7 +137,50 @@ def test_an_interrupted_leader_tells_its_followers_instead_of_leaving_them_waiti
         assert not thread.is_alive()
 
     assert calls[1] == [2, 3]
-    assert sorted(type(error).__name__ for error in errors.values()) == ["KeyboardInterrupt", "RuntimeError"]
+    assert sorted(errors) == [2, 3]
+    assert all(isinstance(error, RuntimeError) and "interrupted" in str(error) for error in errors.values())
+    commit.submit(4)  # the writer goes on
+    assert calls[-1] == [4]
+
+
+def test_submit_async_waits_on_the_event_loop_and_gets_the_error_of_its_item() -> None:
+    written: list[int] = []
+
+    def write(items: Sequence[int]) -> None:
+        if 13 in items:
+            raise ValueError("unlucky")
+        written.extend(items)
+
+    commit = GroupCommit(write, max_group=100)
+
+    async def main() -> list[BaseException | None]:
+        return await asyncio.gather(*(commit.submit_async(item) for item in range(10, 16)), return_exceptions=True)
+
+    outcomes = asyncio.run(main())
+
+    assert [type(outcome).__name__ for outcome in outcomes] == ["NoneType"] * 3 + ["ValueError"] + ["NoneType"] * 2
+    assert sorted(written) == [10, 11, 12, 14, 15]
+
+
+def test_close_writes_what_is_queued_then_refuses_more() -> None:
+    store = _Store()
+    commit = GroupCommit(store.write, max_group=100)
+    first = threading.Thread(target=commit.submit, args=(1,))
+    first.start()
+    assert store.first_started.wait(10)
+    second = threading.Thread(target=commit.submit, args=(2,))
+    second.start()
+    _wait_queued(commit, 1)
+    closer = threading.Thread(target=commit.close)
+    closer.start()
+    store.release.set()
+    for thread in (first, second, closer):
+        thread.join(10)
+        assert not thread.is_alive()
+
+    assert store.written == [1, 2]
+    with pytest.raises(RuntimeError, match="closed"):
+        commit.submit(3)
 
 
 @settings(max_examples=25, deadline=None)

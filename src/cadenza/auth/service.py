@@ -222,6 +222,17 @@ class AccessControl(MemberUseCases, SignInUseCases):
             self._note_use(principal.id)
         return principal
 
+    def known_api_key(self, raw: str) -> Principal | None:
+        """`identify_api_key` when it needs no database at all (a key this process has seen, whose last use was
+        recorded within the minute), else None: for callers on an event loop, which must not wait on I/O."""
+        principal = self._known_keys.get(digest(raw))
+        if principal is None or principal.id is None:
+            return None
+        last = self._key_used_at.get(principal.id)
+        if last is None or self.clock.now() - last >= self.LAST_USED_RESOLUTION:
+            return None
+        return principal
+
     def confirm_api_key(self, session: Session, principal: Principal) -> None:
         """Inside the caller's transaction: refuses a key principal whose key has since been revoked or deleted."""
         if principal.kind != "api_key":

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+import anyio.to_thread
 from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -99,21 +100,49 @@ class IngestService:
 
         All or nothing: the request's events, contacts, identities, companies and outbox facts commit
         together (with those of the requests it is grouped with) or not at all."""
+        request = self._prepare(principal, messages, defaults, source)
+        if isinstance(request, _Request):
+            self._groups.submit(request)
+            return request.result
+        return request
+
+    async def ingest_raw_async(self, principal: Principal, messages: list[bytes], *,
+                               defaults: BatchDefaults | None = None, source: str = "api") -> IngestResult:
+        """As `ingest_raw`, awaited on the event loop: the messages are validated there (pure work, no I/O),
+        and the request waits for its group's commit without holding a thread. A key must be confirmed by a
+        read when no message is valid: that read runs in a worker thread."""
+        request = self._prepare(principal, messages, defaults, source, confirm=False)
+        if isinstance(request, _Request):
+            await self._groups.submit_async(request)
+            return request.result
+        if self.confirm_key is not None:
+            await anyio.to_thread.run_sync(self._confirm, principal)
+        return request
+
+    def close(self) -> None:
+        """Writes what is queued, then stops the writer thread."""
+        self._groups.close()
+
+    def _prepare(self, principal: Principal, messages: list[bytes], defaults: BatchDefaults | None, source: str,
+                 confirm: bool = True) -> _Request | IngestResult:
+        """The request ready for its group, or (when no message is valid) its whole result."""
         if not principal.can(Permission.INGEST):
             raise PermissionDenied(f"This needs the {Permission.INGEST} permission.")
         received_at = self.clock.now()
         intake = read_messages(messages, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
                                defaults=defaults, new_id=self.new_id)
         if not intake.accepted:
-            if self.confirm_key is not None:
-                with self.db.read() as session:
-                    self.confirm_key(session, principal)
+            if confirm and self.confirm_key is not None:
+                self._confirm(principal)
             return IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
         time_value = self._time_value
-        request = _Request(principal, intake, received_at, source, time_value(received_at),
-                           [(time_value(item.occurred_at), time_value(item.sent_at)) for item in intake.accepted])
-        self._groups.submit(request)
-        return request.result
+        return _Request(principal, intake, received_at, source, time_value(received_at),
+                        [(time_value(item.occurred_at), time_value(item.sent_at)) for item in intake.accepted])
+
+    def _confirm(self, principal: Principal) -> None:
+        assert self.confirm_key is not None
+        with self.db.read() as session:
+            self.confirm_key(session, principal)
 
     def _write(self, requests: Sequence[_Request]) -> None:
         """One transaction for a group of requests, in the order they came; redone when a concurrent
