@@ -136,8 +136,15 @@ class IngestService:
                 self._confirm(principal)
             return IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
         time_value = self._time_value
-        return _Request(principal, intake, received_at, source, time_value(received_at),
-                        [(time_value(item.occurred_at), time_value(item.sent_at)) for item in intake.accepted])
+        sent_values: dict[dt.datetime | None, Any] = {None: None}  # a batch's messages mostly share one sentAt
+        times = []
+        for item in intake.accepted:
+            sent = item.sent_at
+            sent_value = sent_values.get(sent)
+            if sent_value is None and sent is not None:
+                sent_value = sent_values[sent] = time_value(sent)
+            times.append((time_value(item.occurred_at), sent_value))
+        return _Request(principal, intake, received_at, source, time_value(received_at), times)
 
     def _confirm(self, principal: Principal) -> None:
         assert self.confirm_key is not None

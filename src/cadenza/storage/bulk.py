@@ -100,7 +100,12 @@ def _datetime_processor(dialect_name: str) -> Any:
         return value.replace(tzinfo=utc) if value.tzinfo is None else value.astimezone(utc)
 
     if dialect_name == "sqlite":
-        return lambda value: to_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+        def to_text(value: dt.datetime) -> str:
+            if value.tzinfo is utc:  # the usual case (`core.clock.as_utc`): drop the "+00:00" instead of converting
+                return value.isoformat(" ", "microseconds")[:26]
+            return to_utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return to_text
     return to_utc
 
 
