@@ -62,7 +62,8 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
     db = db or Database.from_url(settings.database_url, pool_size=settings.database_pool_size,
                                  max_overflow=settings.database_max_overflow)
     queue = JobQueue(db, lease=dt.timedelta(seconds=settings.job_lease_seconds))
-    duplicates = DuplicateService(db, clock, EventTimeline())
+    timeline = EventTimeline()
+    duplicates = DuplicateService(db, clock, timeline)
     access = AccessControl(db, clock, settings.session_max_age_seconds)
     container = Container(
         settings=settings,
@@ -73,7 +74,7 @@ def build_container(settings: Settings | None = None, *, clock: Clock | None = N
         queue=queue,
         outbox=OutboxRelay(db),
         idempotency=IdempotencyStore(db),
-        contacts=ContactService(db, clock),
+        contacts=ContactService(db, clock, timeline),
         companies=CompanyService(db, clock),
         fields=FieldService(db, clock),
         imports=ImportService(db, clock, settings, queue),

@@ -13,7 +13,7 @@ import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -40,10 +40,19 @@ REDACTED = "redacted"
 T = TypeVar("T")
 
 
+class ContactEvents(Protocol):
+    """What deleting a contact needs from the event store (a higher layer, injected at bootstrap)."""
+
+    def unlink_events(self, session: Session, workspace_id: int, contact_id: int) -> None:
+        """The contact's events stay, with no contact."""
+        ...
+
+
 class ContactService:
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, events: ContactEvents) -> None:
         self.db = db
         self.clock = clock
+        self.events = events
 
     # ---- reads ------------------------------------------------------------------------------
 
@@ -136,7 +145,9 @@ class ContactService:
         ws = principal.workspace_id
         with self.db.transaction() as session:
             contact = _load(session, ws, contact_id)
+            # The row goes first: on PostgreSQL this waits for an ingest that holds it, whose events are then seen.
             session.execute(delete(Contact).where(Contact.workspace_id == ws, Contact.id == contact.id))
+            self.events.unlink_events(session, ws, contact.id)
             record_audit(session, principal, "contact.deleted", at=now, target_type="contact", target_id=contact.id,
                          changes={"external_id": contact.external_id} if contact.external_id else None)
             publish_many(session, [contact_changed(ws, contact.id, fields=["deleted"], reason="api")], now=now)

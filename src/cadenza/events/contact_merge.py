@@ -1,6 +1,7 @@
-"""The event store's part in a contact merge: the merged contact's events follow it, and the merge shows
-on the survivor's timeline. Injected into the contacts domain at bootstrap (`contacts.merge.MergeTimeline`),
-which sits below events and cannot reach this table itself."""
+"""The event store's part in a contact merge and deletion: the merged contact's events follow it, and the
+merge shows on the survivor's timeline; a deleted contact's events stay, unlinked. Injected into the contacts
+domain at bootstrap (`contacts.merge.MergeTimeline`, `contacts.service.ContactEvents`), which sits below
+events and cannot reach this table itself."""
 
 from __future__ import annotations
 
@@ -20,6 +21,13 @@ class EventTimeline:
             .values(contact_id=to_contact_id).execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def unlink_events(self, session: Session, workspace_id: int, contact_id: int) -> None:
+        """A deleted contact's events stay, without their contact (events have no foreign key to do it)."""
+        session.execute(
+            update(Event).where(Event.workspace_id == workspace_id, Event.contact_id == contact_id)
+            .values(contact_id=None).execution_options(synchronize_session=False)
+        )
 
     def append_internal(self, session: Session, workspace_id: int, contact_id: int, *, name: str,
                         message_id: str, user_id: str | None, properties: dict[str, Any],
