@@ -56,6 +56,18 @@ def test_a_key_revoked_in_one_process_is_refused_by_the_next_ingest_request_in_a
     assert answer.status_code == 401
 
 
+def test_a_batch_of_only_refused_messages_still_confirms_a_key_the_process_knows(
+        container: Container, actors: Actors, other_client: TestClient) -> None:
+    key, raw = container.access.create_api_key(actors.alice.principal, "site", Scope.INGEST)
+    assert _track(other_client, raw, 0) == 200  # known to the other process now: no read to identify it
+    container.access.revoke_api_key(actors.alice.principal, key.id)
+
+    # No message is valid, so no group transaction confirms the key: the request confirms it itself.
+    answer = other_client.post("/v1/batch", json={"batch": [{"type": "track"}]}, auth=(raw, ""))
+
+    assert answer.status_code == 401
+
+
 def test_a_key_revoked_through_the_api_of_one_process_is_refused_by_the_rest_api_of_another(
         client: TestClient, container: Container, actors: Actors, other_client: TestClient) -> None:
     key, raw = container.access.create_api_key(actors.alice.principal, "reporting", Scope.READ)

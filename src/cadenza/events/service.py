@@ -104,6 +104,7 @@ class IngestService:
         if isinstance(request, _Request):
             self._groups.submit(request)
             return request.result
+        self._confirm(principal)
         return request
 
     async def ingest_raw_async(self, principal: Principal, messages: list[bytes], *,
@@ -111,29 +112,27 @@ class IngestService:
         """As `ingest_raw`, awaited on the event loop: the messages are validated there (pure work, no I/O),
         and the request waits for its group's commit without holding a thread. A key must be confirmed by a
         read when no message is valid: that read runs in a worker thread."""
-        request = self._prepare(principal, messages, defaults, source, confirm=False)
+        request = self._prepare(principal, messages, defaults, source)
         if isinstance(request, _Request):
             await self._groups.submit_async(request)
             return request.result
-        if self.confirm_key is not None:
-            await anyio.to_thread.run_sync(self._confirm, principal)
+        await anyio.to_thread.run_sync(self._confirm, principal)
         return request
 
     def close(self) -> None:
         """Writes what is queued, then stops the writer thread."""
         self._groups.close()
 
-    def _prepare(self, principal: Principal, messages: list[bytes], defaults: BatchDefaults | None, source: str,
-                 confirm: bool = True) -> _Request | IngestResult:
-        """The request ready for its group, or (when no message is valid) its whole result."""
+    def _prepare(self, principal: Principal, messages: list[bytes], defaults: BatchDefaults | None,
+                 source: str) -> _Request | IngestResult:
+        """The request ready for its group, or (when no message is valid) its whole result, which the caller
+        gives only once the key is confirmed (`_confirm`): no group transaction will confirm it."""
         if not principal.can(Permission.INGEST):
             raise PermissionDenied(f"This needs the {Permission.INGEST} permission.")
         received_at = self.clock.now()
         intake = read_messages(messages, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
                                defaults=defaults, new_id=self.new_id)
         if not intake.accepted:
-            if confirm and self.confirm_key is not None:
-                self._confirm(principal)
             return IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
         time_value = self._time_value
         sent_values: dict[dt.datetime | None, Any] = {None: None}  # a batch's messages mostly share one sentAt
@@ -147,7 +146,9 @@ class IngestService:
         return _Request(principal, intake, received_at, source, time_value(received_at), times)
 
     def _confirm(self, principal: Principal) -> None:
-        assert self.confirm_key is not None
+        """Refuses a key revoked since it was identified (a request with no valid message writes nothing)."""
+        if self.confirm_key is None:
+            return
         with self.db.read() as session:
             self.confirm_key(session, principal)
 
