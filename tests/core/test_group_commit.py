@@ -162,6 +162,26 @@ def test_submit_async_waits_on_the_event_loop_and_gets_the_error_of_its_item() -
     assert sorted(written) == [10, 11, 12, 14, 15]
 
 
+def test_a_caller_that_stops_waiting_before_its_write_begins_is_not_written_and_the_others_are() -> None:
+    store = _Store()
+    commit = GroupCommit(store.write, max_group=100)
+
+    async def main() -> list[BaseException | None]:
+        first = asyncio.ensure_future(commit.submit_async(1))
+        await asyncio.to_thread(store.first_started.wait, 10)
+        waiting = [asyncio.ensure_future(commit.submit_async(item)) for item in (2, 3, 4)]
+        await asyncio.to_thread(_wait_queued, commit, 3)
+        waiting[1].cancel()  # item 3's request goes away while item 1 is being written
+        await asyncio.sleep(0)
+        store.release.set()
+        return await asyncio.wait_for(asyncio.gather(first, *waiting, return_exceptions=True), 10)
+
+    outcomes = asyncio.run(main())
+
+    assert [type(outcome).__name__ for outcome in outcomes] == ["NoneType", "NoneType", "CancelledError", "NoneType"]
+    assert store.groups == [[1], [2, 4]]
+
+
 def test_close_writes_what_is_queued_then_refuses_more() -> None:
     store = _Store()
     commit = GroupCommit(store.write, max_group=100)

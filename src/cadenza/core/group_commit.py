@@ -83,7 +83,10 @@ class GroupCommit(Generic[T]):
                     if self._closed:
                         return
                     self._condition.wait()
-                group = self._take()
+                # A caller that gave up waiting (its request cancelled) before its item was taken is not written.
+                group = [slot for slot in self._take() if slot.future.set_running_or_notify_cancel()]
+            if not group:
+                continue
             try:
                 self._write_group(group)
             except BaseException:  # its group was told; the writer goes on with the next one
