@@ -136,10 +136,13 @@ def serve(url: str, port: int, data_dir: str) -> None:
 
     from cadenza.bootstrap import build_container
     from cadenza.config import Settings
+    from cadenza.core.heap import settle_server_heap
     from cadenza.web import create_server_app
 
     container = build_container(Settings(database_url=url, secret_key="bench-secret", data_dir=Path(data_dir)))
-    uvicorn.run(create_server_app(container), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    app = create_server_app(container)
+    settle_server_heap()  # as `cadenza serve` does once started
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
 def prepare(url: str) -> str:

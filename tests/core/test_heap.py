@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import subprocess
+import sys
 
 import pytest
 
@@ -32,3 +34,36 @@ def test_a_job_that_fails_thaws_them_too() -> None:
 def test_a_small_job_leaves_the_collector_alone() -> None:
     with long_lived_objects_frozen(enabled=False):
         assert gc.get_freeze_count() == 0
+
+
+_SERVER = """
+import gc, weakref
+from cadenza.core.heap import SERVER_THRESHOLDS, long_lived_objects_frozen, settle_server_heap
+
+settle_server_heap()
+frozen = gc.get_freeze_count()
+assert frozen > 0, frozen
+assert gc.get_threshold() == SERVER_THRESHOLDS, gc.get_threshold()
+with long_lived_objects_frozen():  # an import in the server process
+    pass
+assert gc.get_freeze_count() >= frozen, "a job that ended thawed the server's start-up objects"
+
+class Node:
+    pass
+
+a, b = Node(), Node()
+a.other, b.other = b, a  # a cycle made after start-up is still collected
+gone = weakref.ref(a)
+del a, b
+gc.collect()
+assert gone() is None
+print("ok")
+"""
+
+
+def test_a_server_freezes_its_start_up_objects_for_good_and_still_collects_later_cycles() -> None:
+    # In a process of its own: the collector's settings are the whole process's.
+    done = subprocess.run([sys.executable, "-c", _SERVER], capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"

@@ -17,6 +17,7 @@ import uvicorn
 
 from cadenza.cli.common import console, err_console, open_container, warn_operator
 from cadenza.config import Settings
+from cadenza.core.heap import settle_server_heap
 from cadenza.demo import seed_demo
 from cadenza.schema import upgrade
 from cadenza.web import create_server_app
@@ -49,8 +50,10 @@ def serve(
     worker: tuple[Worker, threading.Thread] | None = None
     if not no_worker:
         worker = start_in_thread(container)
+    app = create_server_app(container)
+    settle_server_heap()
     try:
-        uvicorn.run(create_server_app(container), host=host, port=port, log_level="info")
+        uvicorn.run(app, host=host, port=port, log_level="info")
     finally:
         if worker is not None:
             runner, thread = worker
@@ -75,6 +78,7 @@ def worker() -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     console.print(f"Worker {runner.id} running. Ctrl-C stops it.")
+    settle_server_heap()
     try:
         runner.run_forever()
     finally:

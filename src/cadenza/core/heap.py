@@ -1,4 +1,10 @@
-"""Sparing the cyclic garbage collector the process's long-lived objects while a bulk job runs.
+"""Sparing the cyclic garbage collector the process's long-lived objects: in a server, and while a bulk job runs.
+
+A server (`settle_server_heap`, once start-up is done) freezes what start-up made, for good, and lets many more
+objects be allocated between two young-generation collections than Python's default 700. Ingest makes and
+drops a few hundred container objects per message (each message's JSON is decoded once to check its
+numbers); with the defaults, a server spent about a tenth of its time in the collector (1.3 s of ~10 s in
+bench/ingest_batch.py, 9 full collections that each walked every object of the libraries).
 
 A bulk job (a CSV import) holds the objects of thousands of rows per chunk. They live long enough to reach
 the oldest generation, and each time enough of them have, the collector walks every object the process
@@ -18,6 +24,23 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _running = 0  # jobs inside long_lived_objects_frozen(): the process's objects thaw when the last one ends
+_settled = False  # a server froze its start-up objects for good: a job that ends thaws nothing
+
+# Young objects allowed between two collections of the youngest generation, and how many of those make a
+# collection of the middle one, and how many of those a full one (Python's defaults: 700, 10, 10).
+SERVER_THRESHOLDS = (50_000, 20, 100)
+
+
+def settle_server_heap() -> None:
+    """Once a long-running process has started: what it holds now (modules, routes, metadata, caches) is
+    frozen out of every later collection, and collections run far less often. Cycles made later are still
+    collected; objects are freed by reference counting as always."""
+    global _settled
+    gc.collect()
+    with _lock:
+        gc.freeze()
+        _settled = True
+    gc.set_threshold(*SERVER_THRESHOLDS)
 
 
 @contextmanager
@@ -36,5 +59,5 @@ def long_lived_objects_frozen(enabled: bool = True) -> Iterator[None]:
     finally:
         with _lock:
             _running -= 1
-            if _running == 0:
+            if _running == 0 and not _settled:
                 gc.unfreeze()
