@@ -16,6 +16,15 @@ from cadenza.workers.loop import Worker
 from tests.cli.operator import cli_env, run_cli, spawn
 
 
+@pytest.fixture(autouse=True)
+def settled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """`serve` and `worker` settle the heap of their process; run in-process here, they must leave the test
+    process's collector as it is (`core.heap` has its own test, in a process of its own)."""
+    calls: list[str] = []
+    monkeypatch.setattr("cadenza.cli.server.settle_server_heap", lambda: calls.append("settled"))
+    return calls
+
+
 def test_serve_refuses_an_unmigrated_database_naming_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[object] = []
     monkeypatch.setattr("cadenza.cli.server.uvicorn.run", lambda app, **_options: served.append(app))
@@ -61,7 +70,8 @@ class FakeServer:
 
 
 def test_serve_runs_the_worker_in_a_thread_and_stops_it_cleanly(
-        container: Container, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        container: Container, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        settled: list[str]) -> None:
     server = FakeServer()
     seen_running: list[bool] = []
 
@@ -76,6 +86,7 @@ def test_serve_runs_the_worker_in_a_thread_and_stops_it_cleanly(
     result = run_cli(["serve"], cli_env(database_url, tmp_path))
 
     assert result.exit_code == 0, result.output
+    assert settled == ["settled"]
     assert seen_running == [True]
     assert len(stopped) == 1
     assert not any(t.name == "cadenza-worker" for t in threading.enumerate())  # joined, not abandoned
@@ -106,8 +117,8 @@ def test_serve_says_what_to_fix_in_the_database_servers_settings(
     assert "Warning: PostgreSQL's autovacuum is off." in " ".join(result.stderr.split())
 
 
-def test_worker_on_sqlite_warns_that_one_worker_is_the_supported_mode(tmp_path: Path,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_on_sqlite_warns_that_one_worker_is_the_supported_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                      settled: list[str]) -> None:
     url = f"sqlite:///{tmp_path / 'cadenza.db'}"
     upgrade(url)
     ran: list[str] = []
@@ -117,6 +128,7 @@ def test_worker_on_sqlite_warns_that_one_worker_is_the_supported_mode(tmp_path: 
 
     assert result.exit_code == 0
     assert len(ran) == 1
+    assert settled == ["settled"]
     assert "on SQLite run one worker in all" in " ".join(result.stderr.split())
 
 
