@@ -8,27 +8,33 @@ import sys
 
 import pytest
 
-from cadenza.core.heap import long_lived_objects_frozen
+from cadenza.core.heap import THRESHOLDS, long_lived_objects_frozen
 
 
 def test_objects_are_frozen_while_jobs_run_and_thawed_when_the_last_one_ends() -> None:
     assert gc.get_freeze_count() == 0
+    before = gc.get_threshold()
 
     with long_lived_objects_frozen():
         assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == THRESHOLDS
         with long_lived_objects_frozen():  # a second job in another thread of the process
             assert gc.get_freeze_count() > 0
         assert gc.get_freeze_count() > 0  # the other job still runs
+        assert gc.get_threshold() == THRESHOLDS
 
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_a_job_that_fails_thaws_them_too() -> None:
+    before = gc.get_threshold()
     with pytest.raises(RuntimeError), long_lived_objects_frozen():
         assert gc.get_freeze_count() > 0
         raise RuntimeError("chunk failed")
 
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == before
 
 
 def test_a_small_job_leaves_the_collector_alone() -> None:
@@ -38,12 +44,12 @@ def test_a_small_job_leaves_the_collector_alone() -> None:
 
 _SERVER = """
 import gc, weakref
-from cadenza.core.heap import SERVER_THRESHOLDS, long_lived_objects_frozen, settle_server_heap
+from cadenza.core.heap import THRESHOLDS, long_lived_objects_frozen, settle_server_heap
 
 settle_server_heap()
 frozen = gc.get_freeze_count()
 assert frozen > 0, frozen
-assert gc.get_threshold() == SERVER_THRESHOLDS, gc.get_threshold()
+assert gc.get_threshold() == THRESHOLDS, gc.get_threshold()
 with long_lived_objects_frozen():  # an import in the server process
     pass
 assert gc.get_freeze_count() >= frozen, "a job that ended thawed the server's start-up objects"
