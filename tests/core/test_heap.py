@@ -51,8 +51,9 @@ frozen = gc.get_freeze_count()
 assert frozen > 0, frozen
 assert gc.get_threshold() == THRESHOLDS, gc.get_threshold()
 with long_lived_objects_frozen():  # an import in the server process
-    pass
-assert gc.get_freeze_count() >= frozen, "a job that ended thawed the server's start-up objects"
+    assert gc.get_freeze_count() == frozen, "a job froze more objects for good"
+assert gc.get_freeze_count() == frozen, "a job that ended thawed the server's start-up objects"
+assert gc.get_threshold() == THRESHOLDS
 
 class Node:
     pass

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 
 _lock = threading.Lock()
 _running = 0  # jobs inside long_lived_objects_frozen(): the process's objects thaw when the last one ends
-_settled = False  # a server froze its start-up objects for good: a job that ends thaws nothing
+_settled = False  # a server froze its start-up objects for good: a job neither freezes nor thaws anything
 _thresholds_before: tuple[int, int, int] | None = None  # what a job that ends puts back (not in a server)
 
 # Young objects allowed between two collections of the youngest generation, and how many of those make a
@@ -50,8 +50,8 @@ def settle_server_heap() -> None:
 def long_lived_objects_frozen(enabled: bool = True) -> Iterator[None]:
     """While the block runs, full collections leave alone the objects that existed when it began."""
     global _running, _thresholds_before
-    if not enabled:
-        yield
+    if not enabled or _settled:  # a settled server froze its start-up objects and relaxed the thresholds already:
+        yield  # freezing again would keep whatever garbage exists at this moment for good
         return
     with _lock:
         if _running == 0:
@@ -64,7 +64,7 @@ def long_lived_objects_frozen(enabled: bool = True) -> Iterator[None]:
     finally:
         with _lock:
             _running -= 1
-            if _running == 0 and not _settled:
+            if _running == 0 and not _settled:  # (a server may have settled while this job ran)
                 gc.unfreeze()
                 if _thresholds_before is not None:
                     gc.set_threshold(*_thresholds_before)
