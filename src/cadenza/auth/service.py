@@ -226,10 +226,7 @@ class AccessControl(MemberUseCases, SignInUseCases):
         """`identify_api_key` when it needs no database at all (a key this process has seen, whose last use was
         recorded within the minute), else None: for callers on an event loop, which must not wait on I/O."""
         principal = self._known_keys.get(digest(raw))
-        if principal is None or principal.id is None:
-            return None
-        last = self._key_used_at.get(principal.id)
-        if last is None or self.clock.now() - last >= self.LAST_USED_RESOLUTION:
+        if principal is None or principal.id is None or not self._use_recorded(principal.id, self.clock.now()):
             return None
         return principal
 
@@ -246,12 +243,16 @@ class AccessControl(MemberUseCases, SignInUseCases):
         with self._lock:
             self._known_keys = {k: p for k, p in self._known_keys.items() if p.id != key_id}
 
+    def _use_recorded(self, key_id: int, now: dt.datetime) -> bool:
+        """Whether this process recorded the key's last use within LAST_USED_RESOLUTION of `now`."""
+        last = self._key_used_at.get(key_id)
+        return last is not None and now - last < self.LAST_USED_RESOLUTION
+
     def _note_use(self, key_id: int) -> None:
         """Records the key's last use, at most once a minute per key from this process (a write is dear on the
         hot path; on SQLite it waits for the one writer)."""
         now = self.clock.now()
-        last = self._key_used_at.get(key_id)
-        if last is not None and now - last < self.LAST_USED_RESOLUTION:
+        if self._use_recorded(key_id, now):
             return
         self._key_used_at[key_id] = now
         stale = now - self.LAST_USED_RESOLUTION
