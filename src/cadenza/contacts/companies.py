@@ -150,7 +150,9 @@ class CompanyService:
         now = self.clock.now()
         ws = principal.workspace_id
         with self.db.transaction() as session:
-            company = _load(session, ws, company_id)
+            # The company's row first: a transaction linking a contact to it holds it (`lock_companies`), so this
+            # waits for that one, and then unlinks its contact too; one that comes later finds no company.
+            company = _load(session, ws, company_id, lock=True)
             linked = session.execute(select(Contact.id).where(Contact.workspace_id == ws,
                                                               Contact.company_id == company.id)
                                      .execution_options(yield_per=CHUNK)).scalars()
@@ -253,8 +255,9 @@ def _check_unique(session: Session, workspace_id: int, values: dict[str, Any], e
                                    errors=[{"field": name, "message": "already exists"}], company_id=existing)
 
 
-def _load(session: Session, workspace_id: int, company_id: int) -> Company:
-    company = session.scalar(select(Company).where(Company.workspace_id == workspace_id, Company.id == company_id))
+def _load(session: Session, workspace_id: int, company_id: int, *, lock: bool = False) -> Company:
+    query = select(Company).where(Company.workspace_id == workspace_id, Company.id == company_id)
+    company = session.scalar(query.with_for_update() if lock else query)
     if company is None:
         raise CompanyNotFound(f"No company {company_id} in this workspace.")
     return company

@@ -312,8 +312,10 @@ def _load_contacts(session: Session, workspace_id: int, emails: set[str], extern
     for column, values in (("email", emails), ("external_id", external_ids)):
         if not values:
             continue
-        query = select(*columns).where(_CONTACTS.c.workspace_id == workspace_id,
-                                       among(session, _CONTACTS.c[column], values))
+        # Held until the chunk commits: the tags and updates written for them cannot outlive a concurrent delete.
+        query = (select(*columns).where(_CONTACTS.c.workspace_id == workspace_id,
+                                        among(session, _CONTACTS.c[column], values))
+                 .order_by(_CONTACTS.c.id).with_for_update())
         for row in session.execute(query):
             if row.id not in found:
                 found[row.id] = _Target(row.id, {name: row._mapping[name] for name in _COLUMNS},
@@ -334,9 +336,10 @@ def _load_tags(session: Session, workspace_id: int, targets: Iterable[_Target]) 
 def _load_companies(session: Session, workspace_id: int, names: set[str]) -> dict[str, int]:
     if not names:
         return {}
+    # Held (FOR KEY SHARE) until the chunk commits, as `contacts.queries.lock_companies` does.
     query = (select(_COMPANIES.c.name, _COMPANIES.c.id)
              .where(_COMPANIES.c.workspace_id == workspace_id, among(session, _COMPANIES.c.name, names))
-             .order_by(_COMPANIES.c.id.desc()))
+             .order_by(_COMPANIES.c.id.desc()).with_for_update(key_share=True))
     return {name: company_id for name, company_id in session.execute(query)}  # the oldest of a name wins
 
 

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from cadenza.auth import Principal, record_audit
 from cadenza.contacts.errors import ContactNotFound
 from cadenza.contacts.models import Contact, ContactIdentity, ContactMerge, ContactTag, DuplicateCandidate
+from cadenza.contacts.queries import lock_companies
 from cadenza.core.errors import ValidationFailed
 from cadenza.storage.dialect import insert_ignoring_conflicts
 from cadenza.storage.outbox import contact_changed, publish_many
@@ -61,6 +62,8 @@ def merge_contacts(session: Session, principal: Principal, survivor_id: int, mer
     snapshot = _snapshot(session, merged)
     fills = {name: getattr(merged, name) for name in FILLABLE
              if is_empty(getattr(survivor, name)) and not is_empty(getattr(merged, name))}
+    if "company_id" in fills and not lock_companies(session, workspace_id, [fills["company_id"]]):
+        del fills["company_id"]  # deleted meanwhile (its delete then unlinks the merged contact, which goes anyway)
     attributes = dict(survivor.attributes or {})
     filled_attributes = [key for key, value in (merged.attributes or {}).items()
                          if is_empty(attributes.get(key)) and not is_empty(value)]

@@ -53,16 +53,20 @@ class Contact(Base):
     )
 
     id: Mapped[int] = id_column()
-    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
+    # No foreign keys here nor on contact_tags: on PostgreSQL each is a trigger that looks up and KEY SHARE-locks
+    # the parent row for every row written (half the time of an import's COPY into these two tables). The
+    # application keeps them true: a transaction that links a contact to a company holds that company (`FOR KEY
+    # SHARE`, `lock_companies`) or created it, and deleting a company takes its row first and then unlinks its
+    # contacts; tags are only written for contacts created or locked in the same transaction, and deleting a
+    # contact deletes its tags; workspaces are never deleted.
+    workspace_id: Mapped[int] = mapped_column(BigId)
     external_id: Mapped[str | None] = mapped_column(String(255), nullable=True)  # Segment userId
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     first_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     last_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    company_id: Mapped[int | None] = mapped_column(
-        BigId, ForeignKey("companies.id", ondelete="SET NULL"), nullable=True
-    )
+    company_id: Mapped[int | None] = mapped_column(BigId, nullable=True)
     # Custom field values and unmapped Segment traits, keyed by field key.
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
@@ -100,8 +104,8 @@ class ContactTag(Base):
     )
 
     id: Mapped[int] = id_column()
-    workspace_id: Mapped[int] = mapped_column(BigId, ForeignKey("workspaces.id", ondelete="CASCADE"))
-    contact_id: Mapped[int] = mapped_column(BigId, ForeignKey("contacts.id", ondelete="CASCADE"))
+    workspace_id: Mapped[int] = mapped_column(BigId)  # no foreign keys: see Contact
+    contact_id: Mapped[int] = mapped_column(BigId)
     tag: Mapped[str] = mapped_column(String(100))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -153,3 +153,14 @@ def contact_out(contact: Any, tags: list[str], companies: dict[int, str]) -> Con
         company_id=contact.company_id, company=company, tags=tags, attributes=dict(contact.attributes or {}),
         created_at=contact.created_at, updated_at=contact.updated_at, last_seen_at=contact.last_seen_at,
     )
+
+
+def lock_companies(session: Session, workspace_id: int, ids: Collection[int]) -> set[int]:
+    """Those of `ids` that are companies of the workspace, each held (`FOR KEY SHARE` on PostgreSQL; SQLite has one
+    writer) until the transaction ends: a contact linked to one meanwhile cannot outlive it, as `delete_company`
+    takes the company's row before it unlinks its contacts (contacts have no foreign key to do this; see Contact)."""
+    if not ids:
+        return set()
+    query = (select(Company.id).where(Company.workspace_id == workspace_id, Company.id.in_(list(ids)))
+             .order_by(Company.id).with_for_update(key_share=True))
+    return set(session.scalars(query))

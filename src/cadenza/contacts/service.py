@@ -23,9 +23,9 @@ from cadenza.auth import Permission, Principal, record_audit
 from cadenza.contacts.errors import ContactNotFound, DuplicateContact, require
 from cadenza.contacts.export import contact_csv
 from cadenza.contacts.fields import FieldDefinition, load_definitions, merge_attributes
-from cadenza.contacts.models import Company, Contact, ContactTag
+from cadenza.contacts.models import Contact, ContactTag
 from cadenza.contacts.normalize import email_or_error, phone_or_error
-from cadenza.contacts.queries import contacts_out, list_contact_rows, normalise_tag
+from cadenza.contacts.queries import contacts_out, list_contact_rows, lock_companies, normalise_tag
 from cadenza.contacts.schemas import ContactCreate, ContactFilters, ContactOut, ContactUpdate, ContactUpsert
 from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, ValidationFailed
@@ -132,7 +132,7 @@ class ContactService:
         now = self.clock.now()
         ws = principal.workspace_id
         with conflicts_as_409(), self.db.transaction() as session:
-            contact = _load(session, ws, contact_id)
+            contact = _load(session, ws, contact_id, lock=True)
             changed = self._change(session, principal, contact, data.model_dump(exclude_unset=True), now)
             if changed:
                 publish_many(session, [contact_changed(ws, contact.id, fields=changed, reason="api")], now=now)
@@ -144,9 +144,11 @@ class ContactService:
         now = self.clock.now()
         ws = principal.workspace_id
         with self.db.transaction() as session:
-            contact = _load(session, ws, contact_id)
+            contact = _load(session, ws, contact_id, lock=True)
             # The row goes first: on PostgreSQL this waits for an ingest that holds it, whose events are then seen.
             session.execute(delete(Contact).where(Contact.workspace_id == ws, Contact.id == contact.id))
+            session.execute(delete(ContactTag).where(ContactTag.workspace_id == ws,
+                                                     ContactTag.contact_id == contact.id))
             self.events.unlink_events(session, ws, contact.id)
             record_audit(session, principal, "contact.deleted", at=now, target_type="contact", target_id=contact.id,
                          changes={"external_id": contact.external_id} if contact.external_id else None)
@@ -158,7 +160,7 @@ class ContactService:
         now = self.clock.now()
         ws = principal.workspace_id
         with self.db.transaction() as session:
-            contact = _load(session, ws, contact_id)
+            contact = _load(session, ws, contact_id, lock=True)
             added = _add_tags(session, ws, contact.id, cleaned)
             if added:
                 contact.updated_at = now
@@ -174,7 +176,7 @@ class ContactService:
         now = self.clock.now()
         ws = principal.workspace_id
         with self.db.transaction() as session:
-            contact = _load(session, ws, contact_id)
+            contact = _load(session, ws, contact_id, lock=True)
             removed = session.execute(delete(ContactTag).where(
                 ContactTag.workspace_id == ws, ContactTag.contact_id == contact.id, ContactTag.tag == cleaned))
             if removed.rowcount:  # type: ignore[attr-defined]
@@ -243,8 +245,10 @@ class ContactService:
         return list(changes)
 
 
-def _load(session: Session, workspace_id: int, contact_id: int) -> Contact:
-    contact = session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.id == contact_id))
+def _load(session: Session, workspace_id: int, contact_id: int, *, lock: bool = False) -> Contact:
+    """The contact; with `lock`, held until the transaction ends (a change, or tags written for it)."""
+    query = select(Contact).where(Contact.workspace_id == workspace_id, Contact.id == contact_id)
+    contact = session.scalar(query.with_for_update() if lock else query)
     if contact is None:
         raise ContactNotFound(f"No contact {contact_id} in this workspace.")
     return contact
@@ -254,9 +258,10 @@ def _match(session: Session, workspace_id: int, email: str | None, external_id: 
     by_external_id = by_email = None
     if external_id is not None:
         by_external_id = session.scalar(select(Contact).where(Contact.workspace_id == workspace_id,
-                                                              Contact.external_id == external_id))
+                                                              Contact.external_id == external_id).with_for_update())
     if email is not None:
-        by_email = session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.email == email))
+        by_email = session.scalar(select(Contact).where(Contact.workspace_id == workspace_id, Contact.email == email)
+                                  .with_for_update())
     if by_external_id is not None and by_email is not None and by_external_id.id != by_email.id:
         raise DuplicateContact("This external_id and this email belong to two different contacts.",
                                errors=[{"field": "email", "message": "belongs to another contact"}],
@@ -305,8 +310,8 @@ def _timezone(value: str) -> str:
 
 
 def _company_in_workspace(session: Session, workspace_id: int, company_id: int) -> int:
-    if session.scalar(select(Company.id).where(Company.workspace_id == workspace_id,
-                                               Company.id == company_id)) is None:
+    """The company's id, held (`FOR KEY SHARE`) until the transaction ends: it cannot be deleted meanwhile."""
+    if not lock_companies(session, workspace_id, [company_id]):
         raise ValidationFailed(f"No company {company_id} in this workspace.",
                                errors=[{"field": "company_id", "message": "no such company in this workspace"}])
     return company_id
