@@ -313,9 +313,9 @@ def _load_contacts(session: Session, workspace_id: int, emails: set[str], extern
         if not values:
             continue
         # Held until the chunk commits: the tags and updates written for them cannot outlive a concurrent delete.
+        # (No ORDER BY: SQLite would walk the workspace's contacts in id order to avoid sorting.)
         query = (select(*columns).where(_CONTACTS.c.workspace_id == workspace_id,
-                                        among(session, _CONTACTS.c[column], values))
-                 .order_by(_CONTACTS.c.id).with_for_update())
+                                        among(session, _CONTACTS.c[column], values)).with_for_update())
         for row in session.execute(query):
             if row.id not in found:
                 found[row.id] = _Target(row.id, {name: row._mapping[name] for name in _COLUMNS},
