@@ -275,8 +275,10 @@ def main() -> None:
             run_clients(ports, key, warmup, args.clients, time.monotonic() + args.max_seconds)
             if postgres:
                 analyze(url)  # what autovacuum does to any live database; a fresh one has no statistics yet
+            client_cpu_started = time.process_time()
             elapsed, sent = run_clients(ports, key, bodies[args.warmup:], args.clients,
                                         time.monotonic() + args.max_seconds)
+            client_cpu = time.process_time() - client_cpu_started
             sent += len(warmup)
             stored = count_events(url)
             server_cpu = sum(cpu_seconds(server.pid) for server in servers)
@@ -304,6 +306,9 @@ def main() -> None:
     print(f"ingest_events_per_s      {rate:,.0f}")
     print(f"server_cpu_ms_per_batch  {server_cpu * 1000 / sent:.2f} (CPU of the server processes per "
           f"{BATCH_SIZE} events, warm-up included)")
+    # The clients share the machine's cores with the server (and the database): what they take is not the server's.
+    print(f"client_cpu_ms_per_batch  {client_cpu * 1000 / (sent - args.warmup):.2f} (CPU of this process's client "
+          f"threads per {BATCH_SIZE} events, timed part)")
     if baseline:
         print(f"{baseline_name:24} {baseline:,.0f}")
         print(f"ratio                    {rate / baseline:.3f}")
