@@ -48,7 +48,6 @@ from cadenza.core.clock import Clock
 from cadenza.core.errors import Conflict, NotFound, ValidationFailed
 from cadenza.core.heap import long_lived_objects_frozen
 from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_cursor
-from cadenza.core.prefetch import prefetched
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
 from cadenza.storage.bulk import plan_each_statement
@@ -207,10 +206,7 @@ class ImportService:
             spec = ReaderSpec(source.headers, contact_import.mapping, fields, contact_import.default_region)
             rows = source.rows(contact_import.bytes_done or None, contact_import.lines_done)
             offset = contact_import.bytes_done
-            # The file is read and its rows sent to be validated by a thread of its own, ahead of the chunk being
-            # written: it runs while the database works (the driver lets go of the GIL), not after each chunk.
-            checked = prefetched(checked_batches(_batches(rows, self.chunk_size), spec, self._workers(contact_import)),
-                                 name="cadenza-import-read")
+            checked = checked_batches(_batches(rows, self.chunk_size), spec, self._workers(contact_import))
             try:
                 for batch, results in checked:
                     contact_import = self._commit_chunk(contact_import, offset, batch, results, required)
