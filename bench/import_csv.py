@@ -128,6 +128,8 @@ def run(args: argparse.Namespace, scratch: Path, url: str) -> dict[str, object]:
         "cpu_s": round(cpu, 1), "rows_per_cpu_s": round(args.rows / cpu),
         "created": done.rows_created, "failed": done.rows_failed,
         "rss_mb_first_chunk": round(samples[0], 1) if samples else None,
+        # After each quarter of the chunks: bounded caches fill early, so a flat import levels off.
+        "rss_mb_by_quarter": [round(samples[len(samples) * q // 4 - 1], 1) for q in (1, 2, 3, 4)] if samples else None,
         "rss_mb_last_chunk": round(samples[-1], 1) if samples else None,
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         **exported,
