@@ -54,7 +54,7 @@ class Contact(Base):
 
     id: Mapped[int] = id_column()
     # No foreign keys here nor on contact_tags: on PostgreSQL each is a trigger that looks up and KEY SHARE-locks
-    # the parent row for every row written (half the time of an import's COPY into these two tables). The
+    # the parent row for every row written (most of an import's COPY time into these two tables). The
     # application keeps them true: a transaction that links a contact to a company holds that company (`FOR KEY
     # SHARE`, `lock_companies`) or created it, and deleting a company takes its row first and then unlinks its
     # contacts; tags are only written for contacts created or locked in the same transaction, and deleting a
