@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 
 from cadenza.auth import Principal, Role, Scope
 from cadenza.auth.secrets import set_hashing_cost
@@ -152,3 +153,29 @@ def actors(container: Container) -> Actors:
         bob=Actor("bob", "bob@acme.test", password, bob, {Scope.WRITE: alice_keys[Scope.WRITE]}),
         charlie=Actor("charlie", "charlie@globex.test", password, charlie, _keys_for(container, charlie)),
     )
+
+
+@pytest.fixture
+def plans(container: Container) -> Iterator[dict[str, str]]:
+    """SQLite's query plan of each SELECT/UPDATE run while the test uses it (statement → plan): SQLite's planner has
+    no statistics to go on, so a lookup against a growing table can end up walking it."""
+    if container.db.is_postgres:
+        pytest.skip("PostgreSQL plans from statistics; this guards SQLite's rule-based planner")
+    found: dict[str, str] = {}
+
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        if statement.startswith(("SELECT", "UPDATE", "WITH")):
+            first = parameters[0] if executemany else parameters
+            rows = cursor.connection.execute("EXPLAIN QUERY PLAN " + statement, first).fetchall()
+            found[statement] = " | ".join(row[3] for row in rows)
+
+    event.listen(container.db.engine, "before_cursor_execute", explain)
+    yield found
+    event.remove(container.db.engine, "before_cursor_execute", explain)
+
+
+def query_plan(plans: dict[str, str], start: str, contains: str) -> str:
+    """The plan of the first recorded statement that starts with `start` and mentions `contains`."""
+    matching = [plan for statement, plan in plans.items() if statement.startswith(start) and contains in statement]
+    assert matching, f"no statement starting {start!r} mentioning {contains!r} ran"
+    return matching[0]
