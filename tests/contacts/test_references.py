@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -31,31 +31,17 @@ NOON = dt.datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 BLOCKED_FOR = 0.5  # seconds a waiting transaction is given to (wrongly) get through
 
 
-class Background:
-    """Runs `work` in a thread; `result()` re-raises what it raised."""
+def in_background(work: Callable[[], Any]) -> Future[Any]:
+    """`work` run in a thread of its own: a second transaction beside the test's."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    future = executor.submit(work)
+    executor.shutdown(wait=False)  # its thread ends with `work`
+    return future
 
-    def __init__(self, work: Callable[[], Any]) -> None:
-        self.outcome: list[Any] = []
-        self.thread = threading.Thread(target=self._run, args=(work,), daemon=True)
-        self.thread.start()
 
-    def _run(self, work: Callable[[], Any]) -> None:
-        try:
-            self.outcome.append(("ok", work()))
-        except Exception as error:  # handed to the test
-            self.outcome.append(("error", error))
-
-    def waiting(self) -> bool:
-        self.thread.join(BLOCKED_FOR)
-        return self.thread.is_alive()
-
-    def result(self) -> Any:
-        self.thread.join(30)
-        assert not self.thread.is_alive(), "still waiting"
-        kind, value = self.outcome[0]
-        if kind == "error":
-            raise value
-        return value
+def waiting(future: Future[Any]) -> bool:
+    """Whether `future`'s transaction is still held up after BLOCKED_FOR seconds."""
+    return bool(wait([future], timeout=BLOCKED_FOR).not_done)
 
 
 def dangling(container: Container) -> dict[str, list[int]]:
@@ -80,10 +66,10 @@ def test_a_company_deleted_while_a_contact_is_being_linked_to_it_leaves_the_cont
                           created_at=NOON, updated_at=NOON)
         session.add(contact)
         session.flush()
-        deleting = Background(lambda: container.companies.delete_company(alice, acme.id))
+        deleting = in_background(lambda: container.companies.delete_company(alice, acme.id))
         if container.db.is_postgres:
-            assert deleting.waiting(), "the delete must wait for the transaction holding the company"
-    deleting.result()
+            assert waiting(deleting), "the delete must wait for the transaction holding the company"
+    deleting.result(timeout=30)
 
     assert container.contacts.get_contact(alice, contact.id).company is None
     assert dangling(container) == {"contacts": [], "tags": []}
@@ -95,13 +81,13 @@ def test_a_contact_cannot_be_linked_to_a_company_being_deleted(container: Contai
     contact = make_contact(container, alice, email="ada@example.com")
     with container.db.transaction() as session:  # delete_company's first step: the company's row
         load_company(session, alice.workspace_id, acme.id, lock=True)
-        linking = Background(lambda: container.contacts.update_contact(alice, contact.id,
+        linking = in_background(lambda: container.contacts.update_contact(alice, contact.id,
                                                                        ContactUpdate(company_id=acme.id)))
         if container.db.is_postgres:
-            assert linking.waiting(), "linking must wait for the transaction deleting the company"
+            assert waiting(linking), "linking must wait for the transaction deleting the company"
         session.execute(delete(Company).where(Company.id == acme.id))
     try:
-        linking.result()
+        linking.result(timeout=30)
     except ValidationFailed as refused:  # PostgreSQL: it waited, then found no company
         assert refused.errors == [{"field": "company_id", "message": "no such company in this workspace"}]
     assert dangling(container) == {"contacts": [], "tags": []}
@@ -112,11 +98,11 @@ def test_tags_cannot_be_added_to_a_contact_being_deleted(container: Container, a
     contact = make_contact(container, alice, email="ada@example.com")
     with container.db.transaction() as session:
         session.execute(delete(Contact).where(Contact.id == contact.id))  # delete_contact's first step
-        tagging = Background(lambda: container.contacts.add_tags(alice, contact.id, ["vip"]))
+        tagging = in_background(lambda: container.contacts.add_tags(alice, contact.id, ["vip"]))
         if container.db.is_postgres:
-            assert tagging.waiting(), "tagging must wait for the transaction deleting the contact"
+            assert waiting(tagging), "tagging must wait for the transaction deleting the contact"
     try:
-        tagging.result()
+        tagging.result(timeout=30)
     except ContactNotFound:
         pass
     assert dangling(container) == {"contacts": [], "tags": []}
@@ -130,10 +116,10 @@ def test_an_import_updating_a_contact_being_deleted_creates_it_anew(container: C
     started = container.imports.create_import(alice, "c.csv", io.BytesIO(csv), run_in_background=False)
     with container.db.transaction() as session:
         session.execute(delete(Contact).where(Contact.id == contact.id))
-        importing = Background(lambda: container.imports.run_import(started.id))
+        importing = in_background(lambda: container.imports.run_import(started.id))
         if container.db.is_postgres:
-            assert importing.waiting(), "the import must wait for the transaction deleting its contact"
-    done = importing.result()
+            assert waiting(importing), "the import must wait for the transaction deleting its contact"
+    done = importing.result(timeout=30)
 
     assert (done.status, done.rows_failed) == ("done", 0)
     assert dangling(container) == {"contacts": [], "tags": []}
@@ -152,11 +138,11 @@ def test_an_import_linking_contacts_to_a_company_being_deleted_creates_it_anew(
                                               run_in_background=False)
     with container.db.transaction() as session:
         load_company(session, alice.workspace_id, acme.id, lock=True)
-        importing = Background(lambda: container.imports.run_import(started.id))
+        importing = in_background(lambda: container.imports.run_import(started.id))
         if container.db.is_postgres:
-            assert importing.waiting(), "the import must wait for the transaction deleting its company"
+            assert waiting(importing), "the import must wait for the transaction deleting its company"
         session.execute(delete(Company).where(Company.id == acme.id))
-    done = importing.result()
+    done = importing.result(timeout=30)
 
     assert (done.status, done.rows_created) == ("done", 1)
     assert dangling(container) == {"contacts": [], "tags": []}
