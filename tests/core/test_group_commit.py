@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -235,3 +235,69 @@ def test_the_error_of_a_lone_item_is_raised_to_its_caller() -> None:
 
     with pytest.raises(ValueError, match="refused"):
         GroupCommit(write, max_group=10).submit(1)
+
+
+def test_a_group_is_validated_while_the_one_before_commits_and_written_only_after_it() -> None:
+    log: list[str] = []
+    second_prepared = threading.Event()
+
+    def prepare(item: int) -> None:
+        log.append(f"prepare {item}")
+        if item == 2:
+            second_prepared.set()
+
+    def write(items: Sequence[int]) -> Callable[[], None]:
+        log.append(f"write {list(items)}")
+
+        def finish() -> None:
+            if items == [1]:  # the first commit waits until the next group is validated: they overlap
+                assert second_prepared.wait(10), "the next group was not validated during this commit"
+            log.append(f"finish {list(items)} on {threading.current_thread().name}")
+
+        return finish
+
+    commit = GroupCommit(write, max_group=100, prepare=prepare, name="gc")
+    first = threading.Thread(target=commit.submit, args=(1,))
+    first.start()
+    _wait_until(lambda: "write [1]" in log)
+    commit.submit(2)  # answered only once its own finish is done
+    first.join(10)
+
+    assert log == ["prepare 1", "write [1]", "prepare 2", "finish [1] on gc-finish_0", "write [2]",
+                   "finish [2] on gc-finish_0"]
+
+
+def test_a_failed_commit_fails_its_whole_group_and_a_failed_validation_its_item_alone() -> None:
+    written: list[list[int]] = []
+
+    def prepare(item: int) -> None:
+        if item == 13:
+            raise ValueError("invalid")
+
+    def write(items: Sequence[int]) -> Callable[[], None]:
+        def finish() -> None:
+            if 4 in items:
+                raise OSError("disk full")
+            written.append(list(items))
+
+        return finish
+
+    commit = GroupCommit(write, max_group=100, prepare=prepare)
+
+    async def main() -> list[BaseException | None]:
+        return await asyncio.gather(*(commit.submit_async(item) for item in (1, 13, 2)), return_exceptions=True)
+
+    assert [type(outcome).__name__ for outcome in asyncio.run(main())] == ["NoneType", "ValueError", "NoneType"]
+    with pytest.raises(OSError, match="disk full"):
+        commit.submit(4)
+    commit.submit(5)  # the writer goes on
+    commit.close()
+    assert [item for group in written for item in group] == [1, 2, 5]
+
+
+def _wait_until(condition: Callable[[], bool]) -> None:
+    for _ in range(5000):
+        if condition():
+            return
+        threading.Event().wait(0.002)
+    raise AssertionError("timed out")

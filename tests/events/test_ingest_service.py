@@ -114,12 +114,12 @@ class _HeldFirstWrite:
         self.sizes: list[int] = []
         self.groups._write = self._held
 
-    def _held(self, requests: Any) -> None:
+    def _held(self, requests: Any) -> Any:
         self.sizes.append(len(requests))
         if len(self.sizes) == 1:
             self.started.set()
             assert self.release.wait(10)
-        self.write(requests)
+        return self.write(requests)
 
     def send_together(self, *sends: Any) -> list[Any]:
         """Runs sends[0] (held in its write), then the others, which queue; then releases: one group for them."""

@@ -19,7 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-import anyio.to_thread
 from sqlalchemy import Connection, Table, bindparam, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -53,15 +52,19 @@ class IngestResult:
 
 @dataclass(eq=False)
 class _Request:
-    """One request's valid messages, waiting to be written with whatever else arrives meanwhile."""
+    """One request's messages (each its raw JSON), waiting to be written with whatever else arrives meanwhile.
+
+    The group commit's writer validates them (`IngestService._validate`) while the group before commits."""
 
     principal: Principal
-    intake: Intake
-    received_at: dt.datetime
+    messages: list[bytes]
+    defaults: BatchDefaults | None
     source: str
-    # Made ready before the write, outside the group's critical path: as the driver takes them.
-    received: Any
-    times: list[tuple[Any, Any]]  # each accepted message's (occurred_at, sent_at)
+    received_at: dt.datetime
+    intake: Intake = field(default_factory=Intake)
+    # Made ready by `_validate`, before the group's transaction: as the driver takes them.
+    received: Any = None
+    times: list[tuple[Any, Any]] = field(default_factory=list)  # each accepted message's (occurred_at, sent_at)
     result: IngestResult = field(default_factory=IngestResult)
 
     def restart(self) -> None:
@@ -83,10 +86,12 @@ class IngestService:
         # in the request's own transaction: the ingest router identifies keys without a read of their own.
         self.confirm_key = confirm_key
         # Requests that arrive while one transaction is being written are written together in the next one
-        # (its commit and lookups shared). On SQLite, which has one writer, this is also where ingest threads
-        # wait for it, rather than each holding a connection inside SQLite's busy handler under load.
+        # (its commit and lookups shared), and are validated while that one commits. On SQLite, which has one
+        # writer, this is also where ingest requests wait for it, rather than each holding a connection inside
+        # SQLite's busy handler under load.
         self._groups: GroupCommit[_Request] = GroupCommit(
-            self._write, max_group=MAX_GROUP_MESSAGES, size=lambda request: len(request.intake.accepted))
+            self._write, max_group=MAX_GROUP_MESSAGES, size=lambda request: len(request.messages),
+            prepare=self._validate)
         self._time_value = column_driver(db.engine.dialect, cast(Table, Event.__table__), "occurred_at")
 
     def ingest(self, principal: Principal, items: list[Any], *, defaults: BatchDefaults | None = None,
@@ -99,42 +104,36 @@ class IngestService:
         """Stores the valid messages (each its raw JSON) once each; reports the others by index.
 
         All or nothing: the request's events, contacts, identities, companies and outbox facts commit
-        together (with those of the requests it is grouped with) or not at all."""
-        request = self._prepare(principal, messages, defaults, source)
-        if isinstance(request, _Request):
-            self._groups.submit(request)
-            return request.result
-        self._confirm(principal)
-        return request
+        together (with those of the requests it is grouped with) or not at all. The key of an API-key
+        principal is confirmed in that transaction, even when no message is valid."""
+        request = self._request(principal, messages, defaults, source)
+        self._groups.submit(request)
+        return request.result
 
     async def ingest_raw_async(self, principal: Principal, messages: list[bytes], *,
                                defaults: BatchDefaults | None = None, source: str = "api") -> IngestResult:
-        """As `ingest_raw`, awaited on the event loop: the messages are validated there (pure work, no I/O),
-        and the request waits for its group's commit without holding a thread. A key must be confirmed by a
-        read when no message is valid: that read runs in a worker thread."""
-        request = self._prepare(principal, messages, defaults, source)
-        if isinstance(request, _Request):
-            await self._groups.submit_async(request)
-            return request.result
-        await anyio.to_thread.run_sync(self._confirm, principal)
-        return request
+        """As `ingest_raw`, awaited on the event loop without holding a thread."""
+        request = self._request(principal, messages, defaults, source)
+        await self._groups.submit_async(request)
+        return request.result
 
     def close(self) -> None:
         """Writes what is queued, then stops the writer thread."""
         self._groups.close()
 
-    def _prepare(self, principal: Principal, messages: list[bytes], defaults: BatchDefaults | None,
-                 source: str) -> _Request | IngestResult:
-        """The request ready for its group, or (when no message is valid) its whole result, which the caller
-        gives only once the key is confirmed (`_confirm`): no group transaction will confirm it."""
+    def _request(self, principal: Principal, messages: list[bytes], defaults: BatchDefaults | None,
+                 source: str) -> _Request:
         if not principal.can(Permission.INGEST):
             raise PermissionDenied(f"This needs the {Permission.INGEST} permission.")
-        received_at = self.clock.now()
-        intake = read_messages(messages, received_at=received_at, max_event_bytes=self.settings.max_event_bytes,
-                               defaults=defaults, new_id=self.new_id)
-        if not intake.accepted:
-            return IngestResult(duplicates=intake.repeated, rejected=intake.rejected)
+        return _Request(principal, messages, defaults, source, self.clock.now())
+
+    def _validate(self, request: _Request) -> None:
+        """Validates a request's messages (pure work, no I/O) and makes their times ready for the driver."""
+        request.intake = intake = read_messages(
+            request.messages, received_at=request.received_at, max_event_bytes=self.settings.max_event_bytes,
+            defaults=request.defaults, new_id=self.new_id)
         time_value = self._time_value
+        request.received = time_value(request.received_at)
         sent_values: dict[dt.datetime | None, Any] = {None: None}  # a batch's messages mostly share one sentAt
         times = []
         for item in intake.accepted:
@@ -143,38 +142,21 @@ class IngestService:
             if sent_value is None and sent is not None:
                 sent_value = sent_values[sent] = time_value(sent)
             times.append((time_value(item.occurred_at), sent_value))
-        return _Request(principal, intake, received_at, source, time_value(received_at), times)
+        request.times = times
 
-    def _confirm(self, principal: Principal) -> None:
-        """Refuses a key revoked since it was identified (a request with no valid message writes nothing)."""
-        if self.confirm_key is None:
-            return
-        with self.db.read() as session:
-            self.confirm_key(session, principal)
-
-    def _write(self, requests: Sequence[_Request]) -> None:
+    def _write(self, requests: Sequence[_Request]) -> Callable[[], None]:
         """One transaction for a group of requests, in the order they came; redone when a concurrent
-        transaction stored some of the same messageIds meanwhile, or when PostgreSQL broke a deadlock with it."""
+        transaction stored some of the same messageIds meanwhile, or when PostgreSQL broke a deadlock with it.
+        Returns its commit, which the group commit's finisher runs."""
         attempt = 1
         while True:
             for request in requests:
                 request.restart()
+            transaction = self.db.open_transaction()
             try:
-                with self.db.transaction() as session:
-                    by_workspace: dict[int, list[_Entry]] = {}
-                    confirmed: set[tuple[str, int | None]] = set()  # each key once per transaction
-                    for request in requests:
-                        principal = request.principal
-                        if self.confirm_key is not None and (principal.kind, principal.id) not in confirmed:
-                            self.confirm_key(session, principal)
-                            confirmed.add((principal.kind, principal.id))
-                        entries = by_workspace.setdefault(principal.workspace_id, [])
-                        entries.extend(zip(request.intake.accepted, itertools.repeat(request), request.times))
-                    now = max(request.received_at for request in requests)
-                    for workspace_id, entries in by_workspace.items():
-                        _store(session, workspace_id, entries, now)
-                return
+                self._store_group(transaction.session, requests)
             except (_ConcurrentDuplicate, DBAPIError) as error:
+                transaction.rollback()
                 # Another transaction stored some of these messageIds a moment ago, or PostgreSQL chose this one
                 # to break a deadlock with a concurrent one (another server process's ingest about the same
                 # people): it was rolled back whole, and is redone from the start.
@@ -185,6 +167,27 @@ class IngestService:
                                      "the same people at the same moment); nothing of it was stored. Send it again."
                                      ) from None
                 attempt += 1
+                continue
+            except BaseException:
+                transaction.rollback()
+                raise
+            return transaction.commit
+
+    def _store_group(self, session: Session, requests: Sequence[_Request]) -> None:
+        by_workspace: dict[int, list[_Entry]] = {}
+        confirmed: set[tuple[str, int | None]] = set()  # each key once per transaction
+        for request in requests:
+            principal = request.principal
+            # Every request's key, even one with no valid message: a revoked key is refused, not told what was wrong.
+            if self.confirm_key is not None and (principal.kind, principal.id) not in confirmed:
+                self.confirm_key(session, principal)
+                confirmed.add((principal.kind, principal.id))
+            if request.intake.accepted:
+                entries = by_workspace.setdefault(principal.workspace_id, [])
+                entries.extend(zip(request.intake.accepted, itertools.repeat(request), request.times))
+        now = max(request.received_at for request in requests)
+        for workspace_id, entries in by_workspace.items():
+            _store(session, workspace_id, entries, now)
 
 
 _Entry = tuple[Accepted, _Request, tuple[Any, Any]]  # a message, its request, its times as the driver takes them

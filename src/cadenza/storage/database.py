@@ -172,6 +172,22 @@ class WalCheckpointer:
         self._thread.join(5)
 
 
+class OpenTransaction:
+    """An open unit of work (`Database.open_transaction`)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def commit(self) -> None:
+        """Commits; on failure nothing of it is kept. Either way the session is closed."""
+        with self.session:
+            self.session.commit()
+
+    def rollback(self) -> None:
+        with self.session:
+            self.session.rollback()
+
+
 class Database:
     """Holds the engine and hands out units of work."""
 
@@ -203,6 +219,15 @@ class Database:
                 yield session
         finally:
             _in_transaction.reset(token)
+
+    def open_transaction(self) -> OpenTransaction:
+        """A unit of work whose end is left to the caller, possibly on another thread (a group commit's
+        finisher): exactly one of `commit` or `rollback` ends it. Refused inside another unit of work."""
+        if _in_transaction.get():
+            raise NestedTransactionError("a unit of work is already open; pass its session down instead")
+        session = self._sessions()
+        session.begin()
+        return OpenTransaction(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -90,9 +90,9 @@ def _inflate(raw: bytes, limit: int, encoding: str, too_large: type[BatchTooLarg
 async def _handle(container: Container, principal: Principal | None, raw: bytes, kind: str | None) -> IngestResult:
     """Parse, authenticate (a `writeKey` in the body when no header named a key), validate, store.
 
-    The parsing and validation run on the event loop (pure work, about a millisecond for 100 messages): a
-    worker thread would only add a hand-off, since they hold the GIL throughout. The request then waits
-    for its group's commit without holding a thread."""
+    The body is split into its messages here, on the event loop; the ingest writer validates them while the
+    group before commits (`IngestService`). The request waits for its group's commit without holding a
+    thread."""
     body = read_batch_body(raw) if kind is None else read_single_body(raw, kind)
     if principal is None:
         principal = await _principal(container, body.write_key)
