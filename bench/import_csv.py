@@ -35,6 +35,7 @@ from common import create_postgres_database, drop_postgres_database, load_baseli
 from cadenza.auth import Principal  # noqa: E402
 from cadenza.bootstrap import Container, build_container  # noqa: E402
 from cadenza.config import Settings  # noqa: E402
+from cadenza.contacts.importing import ImportService  # noqa: E402
 from cadenza.contacts.models import ContactImport, CustomField  # noqa: E402
 from cadenza.contacts.schemas import ContactFilters  # noqa: E402
 from cadenza.schema import upgrade  # noqa: E402
@@ -156,7 +157,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="import into PostgreSQL (CADENZA_TEST_DATABASE_URL)")
     parser.add_argument("--bad-share", type=float, default=0.03, help="share of rows with one bad cell")
     parser.add_argument("--phone-share", type=float, default=0.3, help="share of rows with a phone number")
-    parser.add_argument("--chunk-size", type=int, default=5_000)
+    parser.add_argument("--chunk-size", type=int, default=ImportService.chunk_size)
     parser.add_argument("--export", action="store_true", help="then export every contact as CSV, timed")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -92,7 +92,7 @@ class _Stopped(Exception):
 
 
 class ImportService:
-    chunk_size = 5_000
+    chunk_size = 20_000
     # Files with less than this left to read are validated in this process (starting workers costs ~1 s).
     pool_min_bytes = 4 * 1024 * 1024
 
