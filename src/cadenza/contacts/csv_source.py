@@ -3,12 +3,18 @@
 The file is never loaded whole. Lines are read as bytes and decoded one by one, so a byte that is not valid
 in the detected encoding spoils only its own row (reported as that row's error), and the byte offset just
 after every row is known exactly: an import stores it and resumes there after an interruption.
+
+A large file can also be cut into blocks of whole rows (`CsvSource.blocks`) that other processes parse on their
+own (`read_block`): a block ends just after a line break outside quotes, judged by counting quote characters,
+and `read_block` says whether its data really ended between rows, so a block cut inside a quoted cell (a stray
+quote misled the count) is known and can be read again in file order.
 """
 
 from __future__ import annotations
 
 import codecs
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -18,6 +24,8 @@ import charset_normalizer
 from cadenza.core.errors import ValidationFailed
 
 SAMPLE_BYTES = 64 * 1024
+BLOCK_GROWTH_LIMIT = 8  # a block grows up to this many times its size looking for a line break outside quotes
+_QUOTE, _NEWLINE = b'"', b"\n"  # the same bytes in every encoding read here (UTF-8 and single-byte Western)
 DELIMITERS = ",;\t|"
 MAX_RAW_CHARS = 1_000  # of a row's text kept for its error report
 
@@ -52,6 +60,25 @@ class SourceRow:
     end_offset: int  # byte offset just after the row
     raw: str  # the row's text as read, truncated, for error reports
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """Whole rows of the file as bytes: where they start, how many physical lines come before, whether the
+    file ends with them."""
+
+    data: bytes
+    offset: int
+    lines_before: int
+    last: bool
+
+    @property
+    def end_offset(self) -> int:
+        return self.offset + len(self.data)
+
+    @property
+    def end_line(self) -> int:
+        return self.lines_before + self.data.count(_NEWLINE)
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -108,7 +135,7 @@ class CsvSource:
         self.stream = stream
         self.format = fmt
         self.stream.seek(0)
-        first = next(self._rows(fmt.bom_length, 0), None)
+        first = next(_read_rows(stream, fmt, fmt.bom_length, 0), None)
         if first is None:
             raise ValidationFailed("The file has no header row.", errors=[{"field": "file", "message": "is empty"}])
         if first.error:
@@ -122,7 +149,36 @@ class CsvSource:
         """Data rows from a resume point (default: just after the header); empty lines are skipped."""
         if start_offset is None or start_offset < self.header_end_offset:
             start_offset, start_line = self.header_end_offset, self.header_end_line
-        return self._rows(start_offset, start_line or 0)
+        return _read_rows(self.stream, self.format, start_offset, start_line or 0)
+
+    def blocks(self, start_offset: int | None, start_line: int | None, rows: int) -> Iterator[Block]:
+        """The data rows from a resume point as blocks of about `rows` rows each (sized from the first rows),
+        each ending just after a line break outside quotes as far as quote characters can tell."""
+        if start_offset is None or start_offset < self.header_end_offset:
+            start_offset, start_line = self.header_end_offset, self.header_end_line
+        offset, lines = start_offset, start_line or 0
+        self.stream.seek(offset)
+        sample = self.stream.read(SAMPLE_BYTES)
+        size = max(1, rows * len(sample) // max(1, sample.count(_NEWLINE)))
+        self.stream.seek(offset)
+        pending = b""
+        while True:
+            wanted = max(size - len(pending), size // 4, 1)
+            more = self.stream.read(wanted)
+            pending += more
+            if len(more) < wanted:  # the end of the file (a buffered or in-memory stream reads all it is asked)
+                if pending:
+                    yield Block(pending, offset, lines, last=True)
+                return
+            cut = _row_boundary(pending)
+            if cut is None and len(pending) >= BLOCK_GROWTH_LIMIT * size:
+                cut = pending.rfind(_NEWLINE) + 1 or None  # read_block will tell whether this is one
+            if cut is None:
+                continue
+            block = Block(pending[:cut], offset, lines, last=False)
+            pending = pending[cut:]
+            offset, lines = block.end_offset, block.end_line
+            yield block
 
     def records(self, start_offset: int | None = None, start_line: int | None = None
                 ) -> Iterator[tuple[int, dict[str, str], str | None]]:
@@ -132,37 +188,77 @@ class CsvSource:
             values = row.values + [""] * (width - len(row.values))
             yield row.line, dict(zip(self.headers, values, strict=False)), row.error
 
-    def _rows(self, offset: int, lines_before: int) -> Iterator[SourceRow]:
-        self.stream.seek(offset)
-        reader_input = _Lines(self.stream, self.format.line_codec, offset, lines_before)
-        reader = csv.reader(reader_input, delimiter=self.format.delimiter, strict=True)
-        while True:
-            error: str | None = None
-            try:
-                values = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as problem:
-                values, error = [], f"cannot be read as CSV ({problem})"
-            lines = reader_input.take_lines()
-            if not lines:
-                return
-            if reader_input.decode_error and error is None:
-                error = reader_input.decode_error
-            reader_input.decode_error = None
-            if error is None and not "".join(values).strip():  # as no cell having more than whitespace, in C
-                continue  # an empty line, or one of only delimiters
-            raw = lines[0] if len(lines) == 1 else "".join(lines)
-            yield SourceRow(
-                line=reader_input.lines - len(lines) + 1, values=values, end_line=reader_input.lines,
-                end_offset=reader_input.offset, raw=raw[:MAX_RAW_CHARS].rstrip("\r\n"), error=error,
-            )
+
+def read_block(block: Block, fmt: CsvFormat) -> list[SourceRow] | None:
+    """The rows of a block, as `CsvSource.rows` reads them; None when the block's data ends inside a row (it was
+    cut in a quoted cell), unless the file ends there too (then that row is a row error, as in file order)."""
+    rows: list[SourceRow] = []
+    reader = _read_rows(io.BytesIO(block.data), fmt, 0, block.lines_before, cut_short=not block.last)
+    try:
+        rows.extend(reader)
+    except _CutShort:
+        return None
+    offset = block.offset
+    for row in rows:
+        row.end_offset += offset
+    return rows
+
+
+class _CutShort(Exception):
+    """The data ended inside a row."""
+
+
+def _row_boundary(data: bytes) -> int | None:
+    """Just after the last of the final line breaks of `data` with an even number of quote characters before
+    it (outside quotes, if `data` starts a row and no quote stands alone inside an unquoted cell)."""
+    end = data.rfind(_NEWLINE)
+    quotes = data.count(_QUOTE, 0, end) if end >= 0 else 0
+    for _ in range(64):
+        if end < 0:
+            return None
+        if quotes % 2 == 0:
+            return end + 1
+        before = data.rfind(_NEWLINE, 0, end)
+        quotes -= data.count(_QUOTE, before + 1, end)
+        end = before
+    return None
+
+
+def _read_rows(stream: BinaryIO, fmt: CsvFormat, offset: int, lines_before: int, *,
+               cut_short: bool = False) -> Iterator[SourceRow]:
+    """Rows from `offset`; with `cut_short`, data that ends inside a row raises _CutShort."""
+    stream.seek(offset)
+    reader_input = _Lines(stream, fmt.line_codec, offset, lines_before)
+    reader = csv.reader(reader_input, delimiter=fmt.delimiter, strict=True)
+    while True:
+        error: str | None = None
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as problem:
+            if cut_short and reader_input.exhausted:
+                raise _CutShort() from problem
+            values, error = [], f"cannot be read as CSV ({problem})"
+        lines = reader_input.take_lines()
+        if not lines:
+            return
+        if reader_input.decode_error and error is None:
+            error = reader_input.decode_error
+        reader_input.decode_error = None
+        if error is None and not "".join(values).strip():  # as no cell having more than whitespace, in C
+            continue  # an empty line, or one of only delimiters
+        raw = lines[0] if len(lines) == 1 else "".join(lines)
+        yield SourceRow(
+            line=reader_input.lines - len(lines) + 1, values=values, end_line=reader_input.lines,
+            end_offset=reader_input.offset, raw=raw[:MAX_RAW_CHARS].rstrip("\r\n"), error=error,
+        )
 
 
 class _Lines:
     """Decoded lines for csv.reader, counting bytes and physical lines, keeping the current row's text."""
 
-    __slots__ = ("codec", "decode_error", "lines", "offset", "pending", "stream")
+    __slots__ = ("codec", "decode_error", "exhausted", "lines", "offset", "pending", "stream")
 
     def __init__(self, stream: BinaryIO, codec: str, offset: int, lines: int) -> None:
         self.stream = stream
@@ -171,6 +267,7 @@ class _Lines:
         self.lines = lines
         self.pending: list[str] = []
         self.decode_error: str | None = None
+        self.exhausted = False
 
     def __iter__(self) -> _Lines:
         return self
@@ -178,6 +275,7 @@ class _Lines:
     def __next__(self) -> str:
         raw = self.stream.readline()
         if not raw:
+            self.exhausted = True
             raise StopIteration
         self.offset += len(raw)
         self.lines += 1

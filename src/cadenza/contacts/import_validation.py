@@ -1,15 +1,19 @@
-"""Validating an import's chunks of rows, in worker processes when the machine has cores to spare.
+"""Reading and validating an import's rows, in worker processes when the machine has cores to spare.
 
-Validation (email-validator, phonenumbers, type coercion) is pure and CPU-bound, while this process
-reads the file and waits on the database. So chunks of rows go, as plain tuples, to a pool of worker
-processes, and their results come back in file order. At most `IN_FLIGHT_PER_WORKER × workers` chunks
-are out at a time, so memory stays flat however large the file. With `workers=0` (one core, or a small
-file) the same `RowReader.check` runs here: the results are the same either way. When processes cannot
-be started, or a worker dies, validation carries on in this process.
+Parsing CSV and validating rows (email-validator, phonenumbers, type coercion) are pure and CPU-bound, while
+this process plans and writes the chunks. So with workers, this process only cuts the file into blocks of
+whole rows (bytes, cut where a line break stands outside quotes: `CsvSource.blocks`) and a pool of worker
+processes parses and checks each block; the results come back in file order. At most
+`IN_FLIGHT_PER_WORKER × workers` blocks are out at a time, so memory stays flat however large the file. With
+`workers=0` (one core, or a small file) the rows are read and checked here in chunks of `rows`: the results
+are the same either way. When processes cannot be started, a worker dies, or a block turns out to have been
+cut inside a quoted cell (a quote standing alone in an unquoted cell misled the cut), the rest of the file is
+read and checked here, from the start of that block.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 from collections import deque
@@ -18,14 +22,13 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
-from cadenza.contacts.csv_source import SourceRow
+from cadenza.contacts.csv_source import Block, CsvFormat, CsvSource, SourceRow, read_block
 from cadenza.contacts.import_rows import CellProblems, RowReader, RowValues
 from cadenza.contacts.mapping import FieldChoice
 
 IN_FLIGHT_PER_WORKER = 2
 MAX_WORKERS = 4
 
-Cells = tuple[int, list[str], str | None]  # a row as sent to a worker: line, cells, read error
 Checked = list[RowValues | CellProblems]  # a chunk's results, one per row, in order
 
 
@@ -42,6 +45,18 @@ class ReaderSpec:
         return RowReader(self.headers, self.mapping, self.fields, self.default_region)
 
 
+@dataclass(slots=True)
+class CheckedChunk:
+    """Consecutive rows of the file, checked: each row's line, text (for error reports) and result, and where
+    the chunk ends in the file (where a resumed import starts again)."""
+
+    lines: list[int]
+    raws: list[str]
+    results: Checked
+    end_offset: int
+    end_line: int
+
+
 def available_workers() -> int:
     """Worker processes worth starting here: one per core beyond this process's own, at most MAX_WORKERS."""
     try:
@@ -51,57 +66,56 @@ def available_workers() -> int:
     return max(0, min(MAX_WORKERS, cores - 1))
 
 
-def checked_batches(batches: Iterator[list[SourceRow]], spec: ReaderSpec,
-                    workers: int) -> Generator[tuple[list[SourceRow], Checked], None, None]:
-    """Each batch with its rows' results, in file order; validated in `workers` processes (0: here)."""
+def checked_chunks(source: CsvSource, start_offset: int | None, start_line: int | None, spec: ReaderSpec,
+                   workers: int, rows: int) -> Generator[CheckedChunk, None, None]:
+    """The file's rows from a resume point, checked, in file order, in chunks of about `rows` rows; read and
+    checked in `workers` processes (0: here)."""
     if workers < 1:
-        here = spec.reader()
-        for batch in batches:
-            yield batch, _check_here(here, batch)
+        yield from _checked_here(source.rows(start_offset, start_line), spec.reader(), rows)
         return
     try:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(spec,))
-    except (OSError, NotImplementedError):  # no processes here (a sandbox): validate in this process
-        yield from checked_batches(batches, spec, 0)
+    except (OSError, NotImplementedError):  # no processes here (a sandbox): read and check in this process
+        yield from checked_chunks(source, start_offset, start_line, spec, 0, rows)
         return
-    pending: deque[tuple[list[SourceRow], Future[Checked]]] = deque()
-    reader: RowReader | None = None  # set when the pool broke: the rest is validated here
     try:
-        for batch in batches:
-            if reader is None:
-                cells = [(row.line, row.values, row.error) for row in batch]
-                pending.append((batch, pool.submit(_check_chunk, cells)))
-                if len(pending) < IN_FLIGHT_PER_WORKER * workers:
-                    continue
-            else:
-                pending.append((batch, _done(_check_here(reader, batch))))
-            done, future = pending.popleft()
-            try:
-                yield done, future.result()
-            except BrokenProcessPool:  # a worker died (killed, out of memory): carry on in this process
-                reader = spec.reader()
-                pending = deque((b, _done(_check_here(reader, b))) for b, _future in pending)
-                yield done, _check_here(reader, done)
-        while pending:
-            done, future = pending.popleft()
-            try:
-                yield done, future.result()
-            except BrokenProcessPool:
-                reader = reader or spec.reader()
-                yield done, _check_here(reader, done)
+        failed = yield from _checked_in(pool, source.blocks(start_offset, start_line, rows), source.format,
+                                        IN_FLIGHT_PER_WORKER * workers)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if failed is not None:
+        yield from _checked_here(source.rows(failed.offset, failed.lines_before), spec.reader(), rows)
 
 
-def _check_here(reader: RowReader, batch: list[SourceRow]) -> Checked:
-    return [reader.check(row.line, row.values, row.error) for row in batch]
+def _checked_in(pool: ProcessPoolExecutor, blocks: Iterator[Block], fmt: CsvFormat,
+                in_flight: int) -> Generator[CheckedChunk, None, Block | None]:
+    """Each block's chunk from the pool, in order. Returns the block the pool could not do (None: all done)."""
+    pending: deque[tuple[Block, Future[CheckedChunk | None]]] = deque()
+    while True:
+        for block in itertools.islice(blocks, in_flight - len(pending)):
+            pending.append((block, pool.submit(_check_block, block, fmt)))
+        if not pending:
+            return None
+        block, future = pending.popleft()
+        try:
+            chunk = future.result()
+        except BrokenProcessPool:  # a worker died (killed, out of memory)
+            return block
+        if chunk is None:  # the block was cut inside a quoted cell
+            return block
+        yield chunk
 
 
-def _done(result: Checked) -> Future[Checked]:
-    future: Future[Checked] = Future()
-    future.set_result(result)
-    return future
+def _checked_here(rows: Iterator[SourceRow], reader: RowReader, size: int) -> Iterator[CheckedChunk]:
+    while batch := list(itertools.islice(rows, size)):
+        yield _chunk(reader, batch, batch[-1].end_offset, batch[-1].end_line)
+
+
+def _chunk(reader: RowReader, rows: list[SourceRow], end_offset: int, end_line: int) -> CheckedChunk:
+    check = reader.check
+    return CheckedChunk([row.line for row in rows], [row.raw for row in rows],
+                        [check(row.line, row.values, row.error) for row in rows], end_offset, end_line)
 
 
 _worker_reader: RowReader | None = None
@@ -112,8 +126,8 @@ def _start_worker(spec: ReaderSpec) -> None:
     _worker_reader = spec.reader()
 
 
-def _check_chunk(rows: list[Cells]) -> Checked:
+def _check_block(block: Block, fmt: CsvFormat) -> CheckedChunk | None:
     reader = _worker_reader
     assert reader is not None, "the pool's initializer builds the reader"
-    check = reader.check
-    return [check(line, values, error) for line, values, error in rows]
+    rows = read_block(block, fmt)
+    return None if rows is None else _chunk(reader, rows, block.end_offset, block.end_line)

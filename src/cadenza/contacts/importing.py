@@ -30,10 +30,10 @@ from sqlalchemy.orm import Session
 
 from cadenza.auth import Permission, Principal, record_audit
 from cadenza.config import Settings
-from cadenza.contacts.csv_source import CsvFormat, CsvSource, SourceRow, detect_format
+from cadenza.contacts.csv_source import CsvFormat, CsvSource, detect_format
 from cadenza.contacts.errors import require
 from cadenza.contacts.import_rows import RowProblem, RowValues
-from cadenza.contacts.import_validation import Checked, ReaderSpec, available_workers, checked_batches
+from cadenza.contacts.import_validation import CheckedChunk, ReaderSpec, available_workers, checked_chunks
 from cadenza.contacts.import_writer import plan_chunk, write_chunk
 from cadenza.contacts.mapping import (
     FIELD_PREFIX,
@@ -204,12 +204,12 @@ class ImportService:
         with path.open("rb") as stream, long_lived_objects_frozen(enabled=large):
             source = CsvSource(stream, CsvFormat(contact_import.encoding or "utf-8", contact_import.delimiter or ","))
             spec = ReaderSpec(source.headers, contact_import.mapping, fields, contact_import.default_region)
-            rows = source.rows(contact_import.bytes_done or None, contact_import.lines_done)
             offset = contact_import.bytes_done
-            checked = checked_batches(_batches(rows, self.chunk_size), spec, self._workers(contact_import))
+            checked = checked_chunks(source, contact_import.bytes_done or None, contact_import.lines_done, spec,
+                                     self._workers(contact_import), self.chunk_size)
             try:
-                for batch, results in checked:
-                    contact_import = self._commit_chunk(contact_import, offset, batch, results, required)
+                for chunk in checked:
+                    contact_import = self._commit_chunk(contact_import, offset, chunk, required)
                     offset = contact_import.bytes_done
                     if progress is not None:
                         progress(contact_import)
@@ -223,18 +223,17 @@ class ImportService:
         configured = self.settings.import_workers
         return available_workers() if configured is None else configured
 
-    def _commit_chunk(self, contact_import: ContactImport, offset: int, batch: list[SourceRow], results: Checked,
+    def _commit_chunk(self, contact_import: ContactImport, offset: int, chunk: CheckedChunk,
                       required: dict[str, str | None]) -> ContactImport:
         rows: list[RowValues] = []
         raws: list[str] = []
         problems: list[RowProblem] = []
-        for source_row, result in zip(batch, results, strict=True):
+        for line, raw, result in zip(chunk.lines, chunk.raws, chunk.results, strict=True):
             if isinstance(result, tuple):
                 rows.append(result)
-                raws.append(source_row.raw)
+                raws.append(raw)
             else:
-                problems.extend(RowProblem(source_row.line, column, message, source_row.raw)
-                                for column, message in result)
+                problems.extend(RowProblem(line, column, message, raw) for column, message in result)
         workspace_id, import_id = contact_import.workspace_id, contact_import.id
         now = self.clock.now()
         with self.db.transaction() as session:
@@ -247,8 +246,8 @@ class ImportService:
                 update(ContactImport)
                 .where(ContactImport.id == import_id, ContactImport.status == "running",
                        ContactImport.bytes_done == offset)
-                .values(bytes_done=batch[-1].end_offset, lines_done=batch[-1].end_line,
-                        rows_total=ContactImport.rows_total + len(batch),
+                .values(bytes_done=chunk.end_offset, lines_done=chunk.end_line,
+                        rows_total=ContactImport.rows_total + len(chunk.lines),
                         rows_created=ContactImport.rows_created + plan.created,
                         rows_updated=ContactImport.rows_updated + plan.updated,
                         rows_skipped=ContactImport.rows_skipped + plan.skipped,
@@ -458,17 +457,6 @@ class ImportService:
                                    .order_by(CustomField.id))
             return [FieldChoice(row.key, row.label, row.type, tuple(row.options or ()), row.is_required)
                     for row in rows]
-
-
-def _batches(rows: Iterator[SourceRow], size: int) -> Iterator[list[SourceRow]]:
-    batch: list[SourceRow] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 def _required_fields(mapping: dict[str, str], fields: dict[str, FieldChoice]) -> dict[str, str | None]:
