@@ -8,9 +8,9 @@ database measured in the same run (`../shared/bench/baselines.py`).
     CADENZA_TEST_DATABASE_URL=... .venv/bin/python bench/ingest_batch.py --postgres-from-env
 
 The server runs in its own process (one uvicorn worker, access log off) on a free loopback port; the
-clients (several threads, each with its own keep-alive httpx client) send pre-built bodies, so the client
-side costs little. Each client waits for its answer before it sends again, and the server writes the
-requests that arrive during one transaction together in the next (group commit): `--clients` sets how
+clients (keep-alive connections on one asyncio loop, writing the requests' bytes as they are) send pre-built
+bodies, so the client side costs little. Each client waits for its answer before it sends again, and the server
+writes the requests that arrive during one transaction together in the next (group commit): `--clients` sets how
 many can be waiting at once. The default, 48, keeps the server's writer busy, so the figure is one process's
 capacity (on the 2-core machine: 16 senders ~10-12k events/s on SQLite, 32 ~15-18k, 48 ~17-20k, 96 ~19k);
 with 4 the server is mostly idle, waiting for the next request.
@@ -26,6 +26,7 @@ processes beside it, never instead of it.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import base64
 import datetime as dt
 import os
@@ -34,7 +35,6 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
@@ -188,29 +188,39 @@ def analyze(url: str) -> None:
 
 def run_clients(ports: list[int], key: str, bodies: list[bytes], clients: int,
                 deadline: float) -> tuple[float, int]:
+    """`clients` keep-alive connections, each sending its next batch once the last one was answered.
+
+    One asyncio loop writes the requests' bytes as they are and reads the answers: a lean client, so that the
+    CPU the machine has goes to the server (and the database), as when the senders are other machines."""
     auth = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
-    headers = {"Authorization": auth, "Content-Type": "application/json"}
     queue = list(reversed(bodies))
-    lock = threading.Lock()
     failures: list[str] = []
 
-    def client(port: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", headers=headers, timeout=30) as http:
-            while time.monotonic() < deadline:
-                with lock:
-                    if not queue:
-                        return
-                    body = queue.pop()
-                response = http.post("/v1/batch", content=body)
-                if response.status_code != 200 or response.json() != {"success": True}:
-                    failures.append(f"{response.status_code} {response.text[:200]}")
+    async def client(port: int) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        head = (f"POST /v1/batch HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: {auth}\r\n"
+                "Content-Type: application/json\r\nContent-Length: ")
+        try:
+            while queue and time.monotonic() < deadline:
+                body = queue.pop()
+                writer.write(f"{head}{len(body)}\r\n\r\n".encode() + body)
+                status, length = 0, 0
+                for line in (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n"):
+                    if line.startswith(b"HTTP/1.1 "):
+                        status = int(line[9:12])
+                    elif line.lower().startswith(b"content-length:"):
+                        length = int(line[15:])
+                answer = await reader.readexactly(length)
+                if status != 200 or orjson.loads(answer) != {"success": True}:
+                    failures.append(f"{status} {answer[:200]!r}")
+        finally:
+            writer.close()
 
-    threads = [threading.Thread(target=client, args=(ports[i % len(ports)],)) for i in range(clients)]
+    async def all_clients() -> None:
+        await asyncio.gather(*(client(ports[i % len(ports)]) for i in range(clients)))
+
     started = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    asyncio.run(all_clients())
     elapsed = time.perf_counter() - started
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[0]}")
@@ -309,8 +319,8 @@ def main() -> None:
     print(f"server_cpu_ms_per_batch  {server_cpu * 1000 / sent:.2f} (CPU of the server processes per "
           f"{BATCH_SIZE} events, warm-up included)")
     # The clients share the machine's cores with the server (and the database): what they take is not the server's.
-    print(f"client_cpu_ms_per_batch  {client_cpu * 1000 / (sent - args.warmup):.2f} (CPU of this process's client "
-          f"threads per {BATCH_SIZE} events, timed part)")
+    print(f"client_cpu_ms_per_batch  {client_cpu * 1000 / (sent - args.warmup):.2f} (CPU of this process's "
+          f"clients per {BATCH_SIZE} events, timed part)")
     if baseline:
         print(f"{baseline_name:24} {baseline:,.0f}")
         print(f"ratio                    {rate / baseline:.3f}")
