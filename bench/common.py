@@ -26,6 +26,15 @@ def load_baselines() -> ModuleType:
     raise SystemExit("baselines.py not found beside the repository (../shared/bench)")
 
 
+def insert_baseline(postgres: bool) -> tuple[str, float | None]:
+    """The raw bulk-insert limit of the database measured now (its name, its rows/s): what our figures are divided
+    by. PostgreSQL's is measured against CADENZA_TEST_DATABASE_URL's server (the local one by default)."""
+    baselines = load_baselines()
+    if postgres:
+        return "postgres_copy_rows_per_s", baselines.postgres_copy()
+    return "sqlite_insert_rows_per_s", baselines.sqlite_insert()
+
+
 def create_postgres_database(base_url: str) -> tuple[str, str]:
     """A new, empty database on the server of `base_url`: returns (its URL, its name)."""
     name = f"cadenza_bench_{uuid.uuid4().hex[:8]}"

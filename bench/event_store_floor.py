@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from common import create_postgres_database, drop_postgres_database, load_baselines
+from common import create_postgres_database, drop_postgres_database, insert_baseline
 from ingest_batch import build_bodies
 from sqlalchemy import Table
 
@@ -63,7 +63,6 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5000, help="contacts the events are about")
     parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL server URL (a database is made and dropped)")
     args = parser.parse_args()
-    baselines = load_baselines()
     with tempfile.TemporaryDirectory() as scratch:
         pg_name = None
         url = f"sqlite:///{scratch}/floor.db"
@@ -101,10 +100,7 @@ def main() -> None:
                 drop_postgres_database(args.postgres, pg_name)
     count = sum(len(group) for group in timed)
     rate = count / elapsed
-    if args.postgres:
-        baseline_name, baseline = "postgres_copy_rows_per_s", baselines.postgres_copy()
-    else:
-        baseline_name, baseline = "sqlite_insert_rows_per_s", baselines.sqlite_insert()
+    baseline_name, baseline = insert_baseline(bool(args.postgres))
     print(f"database                 {'postgresql' if args.postgres else 'sqlite'}")
     print(f"events                   {count:,} timed ({args.group} per transaction, after {warm_groups} untimed)")
     print(f"event_store_events_per_s {rate:,.0f}")

@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from common import create_postgres_database, drop_postgres_database, load_baselines  # noqa: E402
+from common import create_postgres_database, drop_postgres_database, insert_baseline  # noqa: E402
 
 from cadenza.auth import Principal  # noqa: E402
 from cadenza.bootstrap import Container, build_container  # noqa: E402
@@ -172,12 +172,9 @@ def main() -> None:
                 result = run(args, scratch, url)
             finally:
                 drop_postgres_database(base_url, name)
-            baseline_name = "postgres_copy_rows_per_s"
-            baseline = load_baselines().postgres_copy()
         else:
             result = run(args, scratch, f"sqlite:///{scratch}/bench.db")
-            baseline_name = "sqlite_insert_rows_per_s"
-            baseline = load_baselines().sqlite_insert()
+    baseline_name, baseline = insert_baseline(use_postgres)
     result["database"] = "postgresql" if use_postgres else "sqlite"
     result[baseline_name] = round(baseline) if baseline else None
     result["ratio_to_baseline"] = round(float(result["rows_per_s"]) / baseline, 3) if baseline else None  # type: ignore[arg-type]

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, cast
 
-from common import create_postgres_database, drop_postgres_database, load_baselines
+from common import create_postgres_database, drop_postgres_database, insert_baseline
 from import_csv import generate
 from sqlalchemy import Table, select
 
@@ -67,7 +67,6 @@ def main() -> None:
     parser.add_argument("--chunk-size", type=int, default=20_000, help="rows per transaction (the import's)")
     parser.add_argument("--postgres", action="store_true", help="store into PostgreSQL (CADENZA_TEST_DATABASE_URL)")
     args = parser.parse_args()
-    baselines = load_baselines()
     base_url = os.environ.get("CADENZA_TEST_DATABASE_URL") or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
     with tempfile.TemporaryDirectory(prefix="cadenza-import-floor-") as scratch_dir:
         scratch = Path(scratch_dir)
@@ -83,10 +82,7 @@ def main() -> None:
     read_us, validate_us, store_us = (figures[k] * 1e6 / rows for k in ("read_s", "validate_s", "store_s"))
     cores = available_workers() + 1
     ceiling = cores / ((read_us + validate_us + store_us) / 1e6)
-    if args.postgres:
-        baseline_name, baseline = "postgres_copy_rows_per_s", baselines.postgres_copy()
-    else:
-        baseline_name, baseline = "sqlite_insert_rows_per_s", baselines.sqlite_insert()
+    baseline_name, baseline = insert_baseline(bool(args.postgres))
     print(f"database                 {'postgresql' if args.postgres else 'sqlite'}")
     print(f"rows                     {rows:,} ({args.chunk_size:,} per transaction)")
     print(f"read_us_per_row          {read_us:.1f} (CPU, one core)")

@@ -42,7 +42,7 @@ from typing import Any
 
 import httpx
 import orjson
-from common import create_postgres_database, drop_postgres_database, load_baselines
+from common import create_postgres_database, drop_postgres_database, insert_baseline
 
 REPO = Path(__file__).resolve().parents[1]
 BATCH_SIZE = 100
@@ -119,7 +119,7 @@ def build_bodies(batches: int, users: int, seed: int = 7) -> list[bytes]:
     now = dt.datetime.now(dt.UTC)
     bodies = []
     for _ in range(batches):
-        messages = []
+        messages: list[dict[str, Any]] = []
         while len(messages) < BATCH_SIZE:
             user = rng.randrange(users)
             for _ in range(rng.randint(3, 6)):
@@ -266,7 +266,6 @@ def main() -> None:
     postgres = args.postgres or (os.environ.get("CADENZA_TEST_DATABASE_URL") if args.postgres_from_env else None)
     if args.servers > 1 and not postgres:
         raise SystemExit("SQLite has one writer: --servers needs PostgreSQL")
-    baselines = load_baselines()
     with tempfile.TemporaryDirectory() as scratch:
         pg_name = None
         if postgres:
@@ -307,9 +306,7 @@ def main() -> None:
     rate = (sent - args.warmup) * BATCH_SIZE / elapsed
     if postgres:
         os.environ["CADENZA_TEST_DATABASE_URL"] = postgres
-        baseline_name, baseline = "postgres_copy_rows_per_s", baselines.postgres_copy()
-    else:
-        baseline_name, baseline = "sqlite_insert_rows_per_s", baselines.sqlite_insert()
+    baseline_name, baseline = insert_baseline(bool(postgres))
     database = "postgresql" if postgres else "sqlite"
     print(f"database                 {database}")
     print(f"events stored            {stored:,} ({sent} batches of {BATCH_SIZE}, {args.clients} clients, "
