@@ -124,6 +124,30 @@ def test_good_rows_import_while_bad_rows_are_reported_with_their_line_numbers(co
     assert (done.bytes_done, done.bytes_total, done.lines_done) == (len(MIXED.encode()), len(MIXED.encode()), 8)
 
 
+def test_worker_processes_import_a_file_in_many_blocks_as_this_process_does(container: Container,
+                                                                            actors: Actors) -> None:
+    # Multi-line quoted cells, a quote alone in an unquoted cell (blocks after it may be cut inside a quoted
+    # cell and read again in order), bad rows, and a later row updating an earlier one in another block.
+    lines = ["email,first_name,last_name,tags"]
+    for n in range(40):
+        note = f'"line one\nline two {n}"' if n % 5 == 0 else ('6" tall' if n == 7 else f"plain {n}")
+        email = "not-an-email" if n % 9 == 4 else f"p{n % 30}@example.com"
+        lines.append(f"{email},First {n},{note},t{n % 3}")
+    data = "\n".join(lines) + "\n"
+    results = []
+    for workers, workspace in ((0, actors.alice), (1, actors.charlie)):
+        container.settings.import_workers = workers
+        container.imports.pool_min_bytes = 0
+        done = run(container, workspace.principal, data, chunk=3)
+        results.append((counts(done), people(container, workspace.workspace_id), row_errors(container, done.id),
+                        done.bytes_done, done.lines_done))
+
+    in_process, in_workers = results
+    assert in_workers == in_process
+    assert in_process[0] == ("done", 40, 28, 8, 0, 4)
+    assert in_process[3:] == (len(data.encode()), 49)
+
+
 def test_the_raw_row_is_kept_for_the_report(container: Container, actors: Actors) -> None:
     done = run(container, actors.alice.principal, "email,name\nnope,Ada\n")
 
