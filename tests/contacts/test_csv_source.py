@@ -190,9 +190,10 @@ def read_in_blocks(reader: CsvSource, rows_per_block: int) -> tuple[list[SourceR
 
 
 def csv_text(draw: st.DrawFn) -> bytes:
-    lines = draw(st.lists(st.lists(st.sampled_from(CELLS), min_size=1, max_size=4), min_size=0, max_size=25))
-    ending = draw(st.sampled_from(["\n", "\r\n"]))
-    text = "email,note\n" + "".join(",".join(cells) + ending for cells in lines)
+    ending = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    cells = CELLS if ending != "\r" else [cell for cell in CELLS if "\n" not in cell]  # a CR file has no LF
+    lines = draw(st.lists(st.lists(st.sampled_from(cells), min_size=1, max_size=4), min_size=0, max_size=25))
+    text = "email,note" + ending + "".join(",".join(row) + ending for row in lines)
     if draw(st.booleans()):
         text = text.rstrip("\r\n")  # no line break after the last row
     return text.encode("utf-8")
@@ -208,6 +209,7 @@ def test_a_file_read_in_blocks_gives_the_rows_of_reading_it_in_order(data: st.Da
     found, _cut_inside = read_in_blocks(reader, rows_per_block)
 
     assert row_facts(found) == row_facts(list(reader.rows()))
+    assert not any(row.error for row in found if '"x"y' not in row.raw)  # every line end was read as one
 
 
 @given(data=st.data(), rows_per_block=st.integers(1, 6))
@@ -247,3 +249,21 @@ def test_blocks_resume_where_an_import_stopped() -> None:
     assert [block.offset for block in blocks] == [stop.end_offset, *(block.end_offset for block in blocks[:-1])]
     assert blocks[-1].end_offset == len(data)
     assert 2 <= len(blocks) <= 4
+
+
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"], ids=["lf", "crlf", "cr"])
+def test_lines_may_end_with_lf_crlf_or_a_lone_cr(ending: str) -> None:
+    text = ending.join(["email,note", "a@example.com,one", "", 'b@example.com,"two', 'lines"', "c@example.com,end"])
+    data = (text + ending).encode()
+    reader = source(data)
+
+    found = list(reader.rows())
+    resumed = list(reader.rows(found[0].end_offset, found[0].end_line))
+
+    assert reader.format.line_end == (b"\r" if ending == "\r" else b"\n")
+    assert [(r.line, r.values, r.error) for r in found] == [
+        (2, ["a@example.com", "one"], None), (4, ["b@example.com", f"two{ending}lines"], None),
+        (6, ["c@example.com", "end"], None)]
+    assert found[-1].end_offset == len(data)
+    assert [r.line for r in resumed] == [4, 6]
+    assert found[1].raw == f'b@example.com,"two{ending}lines"'

@@ -166,6 +166,26 @@ def test_a_latin_1_file_imports_its_accents(container: Container, actors: Actors
     assert [p[3:5] for p in people(container, alice.workspace_id)] == [("Jürgen", "Müller"), ("José", "García")]
 
 
+@pytest.mark.parametrize("workers", [0, 1], ids=["in-process", "worker-process"])
+def test_a_mac_csv_with_lone_carriage_returns_imports_with_its_line_numbers(container: Container, actors: Actors,
+                                                                            workers: int) -> None:
+    # Spreadsheet programs on the Mac still offer "CSV (Macintosh)": Mac Roman is not read, its line ends are.
+    alice = actors.alice.principal
+    container.settings.import_workers = workers
+    container.imports.pool_min_bytes = 0
+    data = "email,first_name\rm@example.com,Marie\rnope,Bad\r\rj@example.com,\"Jo\rAnn\"\rk@example.com,Kai\r"
+
+    preview = container.imports.preview(alice, io.BytesIO(data.encode()), "mac.csv")
+    done = run(container, alice, data, chunk=2)
+
+    assert [row.line for row in preview.rows] == [2, 3, 5, 7]
+    assert counts(done) == ("done", 4, 3, 0, 0, 1)
+    assert [p[0] + " " + p[3] for p in people(container, alice.workspace_id)] == [
+        "m@example.com Marie", "j@example.com Jo\rAnn", "k@example.com Kai"]
+    assert row_errors(container, done.id) == [(3, "email", "email An email address must have an @-sign.")]
+    assert (done.bytes_done, done.lines_done) == (len(data), 7)
+
+
 def test_rows_match_existing_contacts_by_email_then_external_id(container: Container, actors: Actors) -> None:
     alice = actors.alice.principal
     ws = alice.workspace_id

@@ -2,7 +2,9 @@
 
 The file is never loaded whole. Lines are read as bytes and decoded one by one, so a byte that is not valid
 in the detected encoding spoils only its own row (reported as that row's error), and the byte offset just
-after every row is known exactly: an import stores it and resumes there after an interruption.
+after every row is known exactly: an import stores it and resumes there after an interruption. Lines end
+with LF or CRLF, or with a lone CR as in the "CSV (Macintosh)" files spreadsheet programs on the Mac write: a
+file whose first 64 KiB hold a CR and no LF is read line by line at each CR.
 
 A large file can also be cut into blocks of whole rows (`CsvSource.blocks`) that other processes parse on their
 own (`read_block`): a block ends just after a line break outside quotes, judged by counting quote characters,
@@ -25,7 +27,7 @@ from cadenza.core.errors import ValidationFailed
 
 SAMPLE_BYTES = 64 * 1024
 BLOCK_GROWTH_LIMIT = 8  # a block grows up to this many times its size looking for a line break outside quotes
-_QUOTE, _NEWLINE = b'"', b"\n"  # the same bytes in every encoding read here (UTF-8 and single-byte Western)
+_QUOTE = b'"'  # the same byte in every encoding read here (UTF-8 and single-byte Western), as LF and CR are
 DELIMITERS = ",;\t|"
 MAX_RAW_CHARS = 1_000  # of a row's text kept for its error report
 
@@ -39,6 +41,7 @@ _SINGLE_BYTE_CANDIDATES = ["cp1252", "latin_1", "iso8859_15"]
 class CsvFormat:
     encoding: str  # a Python codec name: "utf-8", "utf-8-sig" (UTF-8 with a byte-order mark), "cp1252" …
     delimiter: str
+    line_end: bytes = b"\n"  # the byte that ends a physical line: LF (also ending CRLF), or CR alone
 
     @property
     def bom_length(self) -> int:
@@ -70,15 +73,12 @@ class Block:
     data: bytes
     offset: int
     lines_before: int
+    end_line: int
     last: bool
 
     @property
     def end_offset(self) -> int:
         return self.offset + len(self.data)
-
-    @property
-    def end_line(self) -> int:
-        return self.lines_before + self.data.count(_NEWLINE)
 
 
 def detect_encoding(sample: bytes) -> str:
@@ -125,7 +125,12 @@ def detect_format(stream: BinaryIO) -> CsvFormat:
     encoding = detect_encoding(sample)
     fmt = CsvFormat(encoding, ",")
     text = sample[fmt.bom_length:].decode(fmt.line_codec, errors="replace")
-    return CsvFormat(encoding, detect_delimiter(text))
+    return CsvFormat(encoding, detect_delimiter(text), detect_line_end(sample))
+
+
+def detect_line_end(sample: bytes) -> bytes:
+    """CR when the sample has a CR and no LF (old Mac line endings), else LF (which also ends CRLF lines)."""
+    return b"\r" if b"\n" not in sample and b"\r" in sample else b"\n"
 
 
 class CsvSource:
@@ -133,8 +138,10 @@ class CsvSource:
 
     def __init__(self, stream: BinaryIO, fmt: CsvFormat) -> None:
         self.stream = stream
+        stream.seek(0)
+        # The file's own line ends (a format stored with an import does not keep them)
+        fmt = CsvFormat(fmt.encoding, fmt.delimiter, detect_line_end(stream.read(SAMPLE_BYTES)))
         self.format = fmt
-        self.stream.seek(0)
         first = next(_read_rows(stream, fmt, fmt.bom_length, 0), None)
         if first is None:
             raise ValidationFailed("The file has no header row.", errors=[{"field": "file", "message": "is empty"}])
@@ -157,9 +164,10 @@ class CsvSource:
         if start_offset is None or start_offset < self.header_end_offset:
             start_offset, start_line = self.header_end_offset, self.header_end_line
         offset, lines = start_offset, start_line or 0
+        line_end = self.format.line_end
         self.stream.seek(offset)
         sample = self.stream.read(SAMPLE_BYTES)
-        size = max(1, rows * len(sample) // max(1, sample.count(_NEWLINE)))
+        size = max(1, rows * len(sample) // max(1, sample.count(line_end)))
         self.stream.seek(offset)
         pending = b""
         while True:
@@ -168,14 +176,15 @@ class CsvSource:
             pending += more
             if len(more) < wanted:  # the end of the file (a buffered or in-memory stream reads all it is asked)
                 if pending:
-                    yield Block(pending, offset, lines, last=True)
+                    yield Block(pending, offset, lines, lines + pending.count(line_end), last=True)
                 return
-            cut = _row_boundary(pending)
+            cut = _row_boundary(pending, line_end)
             if cut is None and len(pending) >= BLOCK_GROWTH_LIMIT * size:
-                cut = pending.rfind(_NEWLINE) + 1 or None  # read_block will tell whether this is one
+                cut = pending.rfind(line_end) + 1 or None  # read_block will tell whether this is one
             if cut is None:
                 continue
-            block = Block(pending[:cut], offset, lines, last=False)
+            data = pending[:cut]
+            block = Block(data, offset, lines, lines + data.count(line_end), last=False)
             pending = pending[cut:]
             offset, lines = block.end_offset, block.end_line
             yield block
@@ -208,17 +217,17 @@ class _CutShort(Exception):
     """The data ended inside a row."""
 
 
-def _row_boundary(data: bytes) -> int | None:
+def _row_boundary(data: bytes, line_end: bytes) -> int | None:
     """Just after the last of the final line breaks of `data` with an even number of quote characters before
     it (outside quotes, if `data` starts a row and no quote stands alone inside an unquoted cell)."""
-    end = data.rfind(_NEWLINE)
+    end = data.rfind(line_end)
     quotes = data.count(_QUOTE, 0, end) if end >= 0 else 0
     for _ in range(64):
         if end < 0:
             return None
         if quotes % 2 == 0:
             return end + 1
-        before = data.rfind(_NEWLINE, 0, end)
+        before = data.rfind(line_end, 0, end)
         quotes -= data.count(_QUOTE, before + 1, end)
         end = before
     return None
@@ -228,7 +237,7 @@ def _read_rows(stream: BinaryIO, fmt: CsvFormat, offset: int, lines_before: int,
                cut_short: bool = False) -> Iterator[SourceRow]:
     """Rows from `offset`; with `cut_short`, data that ends inside a row raises _CutShort."""
     stream.seek(offset)
-    reader_input = _Lines(stream, fmt.line_codec, offset, lines_before)
+    reader_input = _Lines(stream, fmt.line_codec, offset, lines_before, fmt.line_end)
     reader = csv.reader(reader_input, delimiter=fmt.delimiter, strict=True)
     while True:
         error: str | None = None
@@ -258,22 +267,26 @@ def _read_rows(stream: BinaryIO, fmt: CsvFormat, offset: int, lines_before: int,
 class _Lines:
     """Decoded lines for csv.reader, counting bytes and physical lines, keeping the current row's text."""
 
-    __slots__ = ("codec", "decode_error", "exhausted", "lines", "offset", "pending", "stream")
+    __slots__ = ("buffer", "codec", "decode_error", "exhausted", "line_end", "lines", "offset", "pending",
+                 "position", "stream")
 
-    def __init__(self, stream: BinaryIO, codec: str, offset: int, lines: int) -> None:
+    def __init__(self, stream: BinaryIO, codec: str, offset: int, lines: int, line_end: bytes = b"\n") -> None:
         self.stream = stream
         self.codec = codec
         self.offset = offset
         self.lines = lines
+        self.line_end = line_end
         self.pending: list[str] = []
         self.decode_error: str | None = None
         self.exhausted = False
+        self.buffer = b""  # read ahead, for lines that end with CR (readline knows only LF)
+        self.position = 0
 
     def __iter__(self) -> _Lines:
         return self
 
     def __next__(self) -> str:
-        raw = self.stream.readline()
+        raw = self.stream.readline() if self.line_end == b"\n" else self._read_to_cr()
         if not raw:
             self.exhausted = True
             raise StopIteration
@@ -287,6 +300,20 @@ class _Lines:
             self.decode_error = f"has bytes that are not valid {self.codec} (0x{bad} on line {self.lines})"
         self.pending.append(text)
         return text
+
+    def _read_to_cr(self) -> bytes:
+        while True:
+            end = self.buffer.find(b"\r", self.position)
+            if end >= 0:
+                line = self.buffer[self.position:end + 1]
+                self.position = end + 1
+                return line
+            more = self.stream.read(64 * 1024)
+            if not more:
+                line, self.buffer, self.position = self.buffer[self.position:], b"", 0
+                return line
+            self.buffer = self.buffer[self.position:] + more
+            self.position = 0
 
     def take_lines(self) -> list[str]:
         lines, self.pending = self.pending, []
