@@ -18,7 +18,7 @@ import codecs
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 import charset_normalizer
@@ -41,7 +41,7 @@ _SINGLE_BYTE_CANDIDATES = ["cp1252", "latin_1", "iso8859_15"]
 class CsvFormat:
     encoding: str  # a Python codec name: "utf-8", "utf-8-sig" (UTF-8 with a byte-order mark), "cp1252" …
     delimiter: str
-    line_end: bytes = b"\n"  # the byte that ends a physical line: LF (also ending CRLF), or CR alone
+    line_end: bytes = b"\n"  # the byte that ends a physical line: LF (also ending CRLF), or CR alone (set by CsvSource)
 
     @property
     def bom_length(self) -> int:
@@ -125,7 +125,7 @@ def detect_format(stream: BinaryIO) -> CsvFormat:
     encoding = detect_encoding(sample)
     fmt = CsvFormat(encoding, ",")
     text = sample[fmt.bom_length:].decode(fmt.line_codec, errors="replace")
-    return CsvFormat(encoding, detect_delimiter(text), detect_line_end(sample))
+    return CsvFormat(encoding, detect_delimiter(text))  # its line ends: CsvSource reads them from the file
 
 
 def detect_line_end(sample: bytes) -> bytes:
@@ -139,8 +139,8 @@ class CsvSource:
     def __init__(self, stream: BinaryIO, fmt: CsvFormat) -> None:
         self.stream = stream
         stream.seek(0)
-        # The file's own line ends (a format stored with an import does not keep them)
-        fmt = CsvFormat(fmt.encoding, fmt.delimiter, detect_line_end(stream.read(SAMPLE_BYTES)))
+        # The file's own line ends, whatever `fmt` says (a format stored with an import does not keep them)
+        fmt = replace(fmt, line_end=detect_line_end(stream.read(SAMPLE_BYTES)))
         self.format = fmt
         first = next(_read_rows(stream, fmt, fmt.bom_length, 0), None)
         if first is None:
