@@ -21,6 +21,7 @@ from cadenza.contacts.normalize import (
     clean_phone_number,
     fast_email,
     fast_phone,
+    is_valid_national_number,
     normalise_email,
     normalise_phone,
 )
@@ -213,6 +214,48 @@ def _phone_agrees(value: str, region: str | None) -> None:
         assert fast == normalise_phone(value, region)
     assert _phone_outcome(clean_phone, value, region) == _phone_outcome(normalise_phone, value, region)
     assert _phone_outcome(clean_phone_number, value, region) == _phone_outcome(normalise_phone, value, region)
+
+
+def _national_examples() -> list[tuple[int, str]]:
+    """Every example number phonenumbers has (every type of every region, every non-geographic code)."""
+    examples = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for kind in range(phonenumbers.PhoneNumberType.UNKNOWN):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                examples.append((example.country_code, str(example.national_number)))
+    for code in sorted(phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS):
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            examples.append((example.country_code, str(example.national_number)))
+    return examples
+
+
+def _neighbours(national: str) -> list[str]:
+    """The number with each digit changed in turn, one digit longer and one shorter: mostly invalid, some valid
+    for another type or region of the calling code."""
+    changed = [national[:i] + digit + national[i + 1:] for i in range(len(national)) for digit in "0123456789"]
+    return [n for n in (*changed, national + "1", national[:-1]) if n and n[0] != "0"]
+
+
+def test_our_phone_validity_is_phonenumbers_on_every_example_number_and_its_neighbours() -> None:
+    numbers = {(code, n) for code, national in _national_examples() for n in (national, *_neighbours(national))}
+
+    disagree = [(code, national) for code, national in sorted(numbers)
+                if is_valid_national_number(code, national) != phonenumbers.is_valid_number(
+                    phonenumbers.PhoneNumber(country_code=code, national_number=int(national)))]
+
+    assert disagree == []
+    valid = sum(is_valid_national_number(code, national) for code, national in numbers)
+    assert 0.3 * len(numbers) < valid < 0.95 * len(numbers)  # both answers are well represented
+
+
+@settings(max_examples=300, deadline=None, database=None)
+@given(code=_calling_codes, national=st.text(alphabet="0123456789", min_size=1, max_size=17).filter(
+    lambda n: n[0] != "0"))
+def test_our_phone_validity_is_phonenumbers_on_any_digits(code: int, national: str) -> None:
+    assert is_valid_national_number(code, national) == phonenumbers.is_valid_number(
+        phonenumbers.PhoneNumber(country_code=code, national_number=int(national)))
 
 
 @settings(max_examples=400, deadline=None, database=None)
