@@ -84,6 +84,28 @@ class ChunkPlan:
         return len({problem.line for problem in self.problems})
 
 
+@dataclass(frozen=True, slots=True)
+class ChunkClaims:
+    """What writing a chunk changes that planning the next chunk reads: the emails and external ids of every
+    contact the chunk creates, changes or names in a row, and the names of the companies it creates. A next
+    chunk whose rows name none of them plans the same on the data before this chunk commits as after it."""
+
+    contact_keys: frozenset[str]
+    company_names: frozenset[str]
+
+    @classmethod
+    def of(cls, rows: Sequence[RowValues], plan: ChunkPlan) -> ChunkClaims:
+        keys = {row[_EMAIL] for row in rows if row[_EMAIL]} | {row[_EXTERNAL_ID] for row in rows if row[_EXTERNAL_ID]}
+        for target in (*plan.changed_contacts, *(t for t in plan.new_contacts if isinstance(t, _Target))):
+            keys.update(value for value in (target.values["email"], target.values["external_id"]) if value)
+        return cls(frozenset(keys), frozenset(plan.company_names.values()))
+
+    def named_by(self, rows: Sequence[RowValues]) -> bool:
+        """Whether any of the rows names one of these contacts (by email or external id) or companies."""
+        keys, names = self.contact_keys, self.company_names
+        return any((row[_EMAIL] in keys) or (row[_EXTERNAL_ID] in keys) or (row[_COMPANY] in names) for row in rows)
+
+
 def plan_chunk(session: Session, workspace_id: int, rows: Sequence[RowValues], raws: Sequence[str],
                problems: list[RowProblem], *, update_existing: bool,
                required: Mapping[str, str | None] | None = None) -> ChunkPlan:

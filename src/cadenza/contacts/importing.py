@@ -14,12 +14,14 @@ contact and changed nothing, or `update_existing` is off) or failed (see the err
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
 import datetime as dt
 import io
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -34,7 +36,7 @@ from cadenza.contacts.csv_source import CsvFormat, CsvSource, detect_format
 from cadenza.contacts.errors import require
 from cadenza.contacts.import_rows import RowProblem, RowValues
 from cadenza.contacts.import_validation import CheckedChunk, ReaderSpec, available_workers, checked_chunks
-from cadenza.contacts.import_writer import plan_chunk, write_chunk
+from cadenza.contacts.import_writer import ChunkClaims, ChunkPlan, plan_chunk, write_chunk
 from cadenza.contacts.mapping import (
     FIELD_PREFIX,
     STANDARD_TARGETS,
@@ -51,6 +53,7 @@ from cadenza.core.pagination import Page, clamp_limit, id_from_cursor, next_id_c
 from cadenza.core.text import escape_csv_cell
 from cadenza.storage import Database
 from cadenza.storage.bulk import plan_each_statement
+from cadenza.storage.database import OpenTransaction
 from cadenza.storage.queue import ClaimedJob, JobQueue, enqueue
 from cadenza.storage.registry import JobRegistry, PermanentJobError
 
@@ -89,6 +92,49 @@ class ImportNotFound(NotFound):
 
 class _Stopped(Exception):
     """The import was cancelled, or another run moved it forward: this run stops."""
+
+
+@dataclass(frozen=True)
+class _Planned:
+    """A chunk planned in its open unit of work, to be written and committed (or rolled back)."""
+
+    transaction: OpenTransaction
+    plan: ChunkPlan
+
+    def rollback(self) -> None:
+        self.transaction.rollback()
+
+
+@dataclass(frozen=True)
+class _Writing:
+    """The chunk being written on the import's writer thread, and what it claims (`ChunkClaims`)."""
+
+    future: Future[ContactImport]
+    claims: ChunkClaims
+
+    def finished(self, progress: ProgressCallback | None) -> ContactImport:
+        """Waits until the chunk is committed (or raises why it is not), then reports the progress."""
+        contact_import = self.future.result()
+        if progress is not None:
+            progress(contact_import)
+        return contact_import
+
+    def wait(self) -> None:
+        concurrent.futures.wait([self.future])
+
+
+def _split(chunk: CheckedChunk) -> tuple[list[RowValues], list[str], list[RowProblem]]:
+    """A checked chunk's valid rows (with their text, for the error report) and the problems of the others."""
+    rows: list[RowValues] = []
+    raws: list[str] = []
+    problems: list[RowProblem] = []
+    for line, raw, result in zip(chunk.lines, chunk.raws, chunk.results, strict=True):
+        if isinstance(result, tuple):
+            rows.append(result)
+            raws.append(raw)
+        else:
+            problems.extend(RowProblem(line, column, message, raw) for column, message in result)
+    return rows, raws, problems
 
 
 class ImportService:
@@ -207,13 +253,29 @@ class ImportService:
             offset = contact_import.bytes_done
             checked = checked_chunks(source, contact_import.bytes_done or None, contact_import.lines_done, spec,
                                      self._workers(contact_import), self.chunk_size)
+            writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="cadenza-import-writer")
+            writing: _Writing | None = None
             try:
                 for chunk in checked:
-                    contact_import = self._commit_chunk(contact_import, offset, chunk, required)
-                    offset = contact_import.bytes_done
-                    if progress is not None:
-                        progress(contact_import)
+                    rows, raws, problems = _split(chunk)
+                    if writing is not None and (not self.db.is_postgres or writing.claims.named_by(rows)):
+                        contact_import, writing = writing.finished(progress), None
+                    planned = self._plan(contact_import, rows, raws, problems, required)
+                    if writing is not None:
+                        try:
+                            contact_import, writing = writing.finished(progress), None
+                        except BaseException:
+                            planned.rollback()
+                            raise
+                    future = writer.submit(self._write, contact_import, offset, chunk, planned)
+                    writing, offset = _Writing(future, ChunkClaims.of(rows, planned.plan)), chunk.end_offset
+                if writing is not None:
+                    writing.finished(progress)
+                    writing = None
             finally:
+                if writing is not None:  # this thread failed: let the chunk being written end as it will
+                    writing.wait()
+                writer.shutdown()
                 checked.close()  # stops the worker processes, also when a chunk failed
 
     def _workers(self, contact_import: ContactImport) -> int:
@@ -223,23 +285,26 @@ class ImportService:
         configured = self.settings.import_workers
         return available_workers() if configured is None else configured
 
-    def _commit_chunk(self, contact_import: ContactImport, offset: int, chunk: CheckedChunk,
-                      required: dict[str, str | None]) -> ContactImport:
-        rows: list[RowValues] = []
-        raws: list[str] = []
-        problems: list[RowProblem] = []
-        for line, raw, result in zip(chunk.lines, chunk.raws, chunk.results, strict=True):
-            if isinstance(result, tuple):
-                rows.append(result)
-                raws.append(raw)
-            else:
-                problems.extend(RowProblem(line, column, message, raw) for column, message in result)
+    def _plan(self, contact_import: ContactImport, rows: list[RowValues], raws: list[str],
+              problems: list[RowProblem], required: dict[str, str | None]) -> _Planned:
+        """Opens the chunk's unit of work and plans it there (the contacts it matches stay locked)."""
+        transaction = self.db.open_transaction()
+        try:
+            plan_each_statement(transaction.session)
+            plan = plan_chunk(transaction.session, contact_import.workspace_id, rows, raws, problems,
+                              update_existing=contact_import.update_existing, required=required)
+        except BaseException:
+            transaction.rollback()
+            raise
+        return _Planned(transaction, plan)
+
+    def _write(self, contact_import: ContactImport, offset: int, chunk: CheckedChunk,
+               planned: _Planned) -> ContactImport:
+        """Writes a planned chunk and its progress, and commits: on the import's writer thread."""
+        session, plan = planned.transaction.session, planned.plan
         workspace_id, import_id = contact_import.workspace_id, contact_import.id
         now = self.clock.now()
-        with self.db.transaction() as session:
-            plan_each_statement(session)
-            plan = plan_chunk(session, workspace_id, rows, raws, problems,
-                              update_existing=contact_import.update_existing, required=required)
+        try:
             # First write of the chunk: move the progress on, only from where this run found it. On PostgreSQL
             # this locks the import row, so a second run of the same import waits here and then stops.
             moved = session.execute(
@@ -258,7 +323,12 @@ class ImportService:
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise _Stopped()  # cancelled, or another run got here first: roll back and stop
             write_chunk(session, plan, workspace_id=workspace_id, import_id=import_id, now=now)
-            return _reload(session, import_id)
+            written = _reload(session, import_id)
+        except BaseException:
+            planned.rollback()
+            raise
+        planned.transaction.commit()
+        return written
 
     def _start(self, import_id: int) -> ContactImport:
         with self.db.transaction() as session:
