@@ -9,6 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from cadenza.contacts.csv_source import (
+    BLOCK_GROWTH_LIMIT,
     CsvFormat,
     CsvSource,
     SourceRow,
@@ -218,6 +219,12 @@ def test_blocks_end_between_rows_when_no_quote_stands_alone(data: st.DataObject,
     raw = data.draw(st.composite(csv_text)())
     assume(b'6" tall' not in raw and b'"x"y' not in raw)
     reader = CsvSource(io.BytesIO(raw), CsvFormat("utf-8", ","))
+    # A block grows at most BLOCK_GROWTH_LIMIT times its size looking for a row's end (sized from the average
+    # line), then is cut anyway: a row far longer than the others (spanning many lines) may be cut, and is read
+    # again in order.
+    body = raw[reader.header_end_offset:]
+    size = rows_per_block * len(body) // max(1, body.count(reader.format.line_end))
+    assume(all(len(row.raw.encode()) + 2 < BLOCK_GROWTH_LIMIT // 2 * size for row in reader.rows()))
 
     _found, cut_inside = read_in_blocks(reader, rows_per_block)
 
@@ -235,6 +242,30 @@ def test_a_block_cut_inside_a_quoted_cell_is_known_and_read_again_in_order() -> 
     assert cut_inside
     assert [(r.line, r.values) for r in found] == [(2, ["a@example.com", '6" tall']),
                                                   (3, ["b@example.com", "one\ntwo"]), (5, ["c@example.com", "end"])]
+
+
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n", b"\r"], ids=["lf", "crlf", "cr"])
+def test_a_block_with_bytes_its_encoding_cannot_read_gives_the_rows_of_reading_in_order(ending: bytes) -> None:
+    lines = [b"email,name", b"a@example.com,Ada", b"b@example.com,M\xfcller", b'c@example.com,"Caf\xc3\xa9', b'bar"',
+             b"d@example.com,Di"]
+    reader = CsvSource(io.BytesIO(ending.join(lines) + ending), CsvFormat("utf-8", ","))
+
+    found, cut_inside = read_in_blocks(reader, 2)
+
+    assert not cut_inside
+    assert row_facts(found) == row_facts(list(reader.rows()))
+    assert [row.error is not None for row in found] == [False, True, False, False]
+
+
+def test_a_block_reports_a_row_it_cannot_read_as_a_row_error_not_as_a_cut() -> None:
+    reader = source(b'email,note\na@example.com,"x"y\nb@example.com,fine\nc@example.com,"never closed\n')
+    blocks = list(reader.blocks(None, None, 1))
+
+    read = [read_block(block, reader.format) for block in blocks]
+
+    assert [block.last for block in blocks] == [False, False, True]
+    assert [[(r.line, r.error is not None) for r in rows or []] for rows in read] == [
+        [(2, True)], [(3, False)], [(4, True)]]  # the last one: the file ends inside the quoted cell
 
 
 def test_blocks_resume_where_an_import_stopped() -> None:
