@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from cadenza.contacts.csv_source import Block, CsvFormat, CsvSource, SourceRow, read_block
 from cadenza.contacts.import_rows import CellProblems, RowReader, RowValues
 from cadenza.contacts.mapping import FieldChoice
+from cadenza.core.heap import settle_server_heap
 
 IN_FLIGHT_PER_WORKER = 2
 MAX_WORKERS = 4
@@ -124,6 +125,9 @@ _worker_reader: RowReader | None = None
 def _start_worker(spec: ReaderSpec) -> None:
     global _worker_reader
     _worker_reader = spec.reader()
+    # A block's rows are tens of thousands of young objects: with Python's default thresholds the collector
+    # walked them (and the libraries' objects) so often that it took a third of a worker's time.
+    settle_server_heap()
 
 
 def _check_block(block: Block, fmt: CsvFormat) -> CheckedChunk | None:
