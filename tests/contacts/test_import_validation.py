@@ -79,7 +79,7 @@ def test_results_are_row_values_or_the_problems_of_each_row() -> None:
     assert chunk.raws[4] == 'multi@example.com,,pro,"one\ntwo"'
 
 
-def test_a_block_cut_inside_a_quoted_cell_is_read_again_here_from_its_start() -> None:
+def test_a_block_cut_inside_a_quoted_cell_is_read_again_here_from_its_start(caplog: pytest.LogCaptureFixture) -> None:
     data = csv_file(60, stray_quote_on=3)
     here = checked(data, SPEC, 0)
 
@@ -87,6 +87,8 @@ def test_a_block_cut_inside_a_quoted_cell_is_read_again_here_from_its_start() ->
 
     assert b'pro",' in data
     assert flat(there) == flat(here)
+    warning, = (r.getMessage() for r in caplog.records if r.name == "cadenza.contacts.import_validation")
+    assert "cut inside a quoted cell" in warning and "in this process, from line 5 " in warning
 
 
 class DyingSpec(ReaderSpec):
@@ -98,11 +100,14 @@ class DyingSpec(ReaderSpec):
         return super().reader()
 
 
-def test_when_a_worker_dies_the_rest_is_read_and_validated_in_this_process() -> None:
+def test_when_a_worker_dies_the_rest_is_read_and_validated_in_this_process(caplog: pytest.LogCaptureFixture) -> None:
     dying = DyingSpec(HEADERS, MAPPING, FIELDS, None)
     data = csv_file(60)
 
     assert flat(checked(data, dying, 1)) == flat(checked(data, SPEC, 0))
+    warning, = (r.getMessage() for r in caplog.records if r.name == "cadenza.contacts.import_validation")
+    assert warning.startswith("Import: a worker process died; reading and validating the rest of the file in this "
+                              "process, from line 2 ")
 
 
 class _GcReportingReader(RowReader):

@@ -14,6 +14,7 @@ read and checked here, from the start of that block.
 from __future__ import annotations
 
 import itertools
+import logging
 import multiprocessing
 import os
 from collections import deque
@@ -26,6 +27,8 @@ from cadenza.contacts.csv_source import Block, CsvFormat, CsvSource, SourceRow, 
 from cadenza.contacts.import_rows import CellProblems, RowReader, RowValues
 from cadenza.contacts.mapping import FieldChoice
 from cadenza.core.heap import settle_server_heap
+
+log = logging.getLogger(__name__)
 
 IN_FLIGHT_PER_WORKER = 2
 MAX_WORKERS = 4
@@ -77,7 +80,8 @@ def checked_chunks(source: CsvSource, start_offset: int | None, start_line: int 
     try:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(spec,))
-    except (OSError, NotImplementedError):  # no processes here (a sandbox): read and check in this process
+    except (OSError, NotImplementedError) as error:  # no processes here (a sandbox): read and check here
+        log.warning("Import: cannot start worker processes (%s); reading and validating in this process", error)
         yield from checked_chunks(source, start_offset, start_line, spec, 0, rows)
         return
     try:
@@ -86,12 +90,16 @@ def checked_chunks(source: CsvSource, start_offset: int | None, start_line: int 
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if failed is not None:
-        yield from _checked_here(source.rows(failed.offset, failed.lines_before), spec.reader(), rows)
+        block, why = failed
+        log.warning("Import: %s; reading and validating the rest of the file in this process, from line %d "
+                    "(slower, same result)", why, block.lines_before + 1)
+        yield from _checked_here(source.rows(block.offset, block.lines_before), spec.reader(), rows)
 
 
 def _checked_in(pool: ProcessPoolExecutor, blocks: Iterator[Block], fmt: CsvFormat,
-                in_flight: int) -> Generator[CheckedChunk, None, Block | None]:
-    """Each block's chunk from the pool, in order. Returns the block the pool could not do (None: all done)."""
+                in_flight: int) -> Generator[CheckedChunk, None, tuple[Block, str] | None]:
+    """Each block's chunk from the pool, in order. Returns the block the pool could not do and why (None: all
+    done)."""
     pending: deque[tuple[Block, Future[CheckedChunk | None]]] = deque()
     while True:
         for block in itertools.islice(blocks, in_flight - len(pending)):
@@ -101,10 +109,10 @@ def _checked_in(pool: ProcessPoolExecutor, blocks: Iterator[Block], fmt: CsvForm
         block, future = pending.popleft()
         try:
             chunk = future.result()
-        except BrokenProcessPool:  # a worker died (killed, out of memory)
-            return block
-        if chunk is None:  # the block was cut inside a quoted cell
-            return block
+        except BrokenProcessPool:  # killed, out of memory
+            return block, "a worker process died"
+        if chunk is None:
+            return block, "a block of the file was cut inside a quoted cell (a quote in an unquoted cell misled it)"
         yield chunk
 
 
