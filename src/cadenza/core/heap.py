@@ -3,9 +3,10 @@
 Both let many more objects be allocated between two young-generation collections than Python's default 700
 (`THRESHOLDS`). A server (`settle_server_heap`, once start-up is done) also freezes what start-up made, for
 good; so does an import's worker process once it has built its row reader (each block it validates is tens
-of thousands of young objects: with the defaults, the collector took a third of a worker's time). Ingest makes and drops a few hundred container objects per message (each message's JSON is decoded once
-to check its numbers); with the defaults, a server spent about a tenth of its time in the collector (1.3 s of
-~10 s in bench/ingest_batch.py, 9 full collections that each walked every object of the libraries).
+of thousands of young objects: with the defaults, the collector took a third of a worker's time). Ingest
+makes and drops a few hundred container objects per message (each message's JSON is decoded once to check its
+numbers); with the defaults, a server spent about a tenth of its time in the collector (1.3 s of ~10 s in
+bench/ingest_batch.py, 9 full collections that each walked every object of the libraries).
 
 A bulk job (a CSV import) holds the objects of thousands of rows per chunk. They live long enough to reach
 the oldest generation, and each time enough of them have, the collector walks every object the process
