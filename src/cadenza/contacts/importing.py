@@ -301,10 +301,10 @@ class ImportService:
     def _write(self, contact_import: ContactImport, offset: int, chunk: CheckedChunk,
                planned: _Planned) -> ContactImport:
         """Writes a planned chunk and its progress, and commits: on the import's writer thread."""
-        session, plan = planned.transaction.session, planned.plan
+        plan = planned.plan
         workspace_id, import_id = contact_import.workspace_id, contact_import.id
         now = self.clock.now()
-        try:
+        with planned.transaction.completed() as session:
             # First write of the chunk: move the progress on, only from where this run found it. On PostgreSQL
             # this locks the import row, so a second run of the same import waits here and then stops.
             moved = session.execute(
@@ -323,12 +323,7 @@ class ImportService:
             if moved.rowcount != 1:  # type: ignore[attr-defined]
                 raise _Stopped()  # cancelled, or another run got here first: roll back and stop
             write_chunk(session, plan, workspace_id=workspace_id, import_id=import_id, now=now)
-            written = _reload(session, import_id)
-        except BaseException:
-            planned.rollback()
-            raise
-        planned.transaction.commit()
-        return written
+            return _reload(session, import_id)
 
     def _start(self, import_id: int) -> ContactImport:
         with self.db.transaction() as session:

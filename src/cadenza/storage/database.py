@@ -187,6 +187,16 @@ class OpenTransaction:
         with self.session:
             self.session.rollback()
 
+    @contextmanager
+    def completed(self) -> Iterator[Session]:
+        """Its session, for the rest of the work: committed when the block ends, rolled back if it raises."""
+        try:
+            yield self.session
+        except BaseException:
+            self.rollback()
+            raise
+        self.commit()
+
 
 class Database:
     """Holds the engine and hands out units of work."""
