@@ -154,16 +154,12 @@ class CsvSource:
 
     def rows(self, start_offset: int | None = None, start_line: int | None = None) -> Iterator[SourceRow]:
         """Data rows from a resume point (default: just after the header); empty lines are skipped."""
-        if start_offset is None or start_offset < self.header_end_offset:
-            start_offset, start_line = self.header_end_offset, self.header_end_line
-        return _read_rows(self.stream, self.format, start_offset, start_line or 0)
+        return _read_rows(self.stream, self.format, *self._resume_point(start_offset, start_line))
 
     def blocks(self, start_offset: int | None, start_line: int | None, rows: int) -> Iterator[Block]:
         """The data rows from a resume point as blocks of about `rows` rows each (sized from the first rows),
         each ending just after a line break outside quotes as far as quote characters can tell."""
-        if start_offset is None or start_offset < self.header_end_offset:
-            start_offset, start_line = self.header_end_offset, self.header_end_line
-        offset, lines = start_offset, start_line or 0
+        offset, lines = self._resume_point(start_offset, start_line)
         line_end = self.format.line_end
         self.stream.seek(offset)
         sample = self.stream.read(SAMPLE_BYTES)
@@ -188,6 +184,13 @@ class CsvSource:
             pending = pending[cut:]
             offset, lines = block.end_offset, block.end_line
             yield block
+
+    def _resume_point(self, start_offset: int | None, start_line: int | None) -> tuple[int, int]:
+        """Where reading starts: the resume point's byte offset and the physical lines before it (default, or
+        before the header's end: just after the header)."""
+        if start_offset is None or start_offset < self.header_end_offset:
+            return self.header_end_offset, self.header_end_line
+        return start_offset, start_line or 0
 
     def records(self, start_offset: int | None = None, start_line: int | None = None
                 ) -> Iterator[tuple[int, dict[str, str], str | None]]:
