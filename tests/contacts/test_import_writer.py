@@ -24,7 +24,8 @@ from tests.conftest import Actors
 def row(line: int, email: str | None = None, external_id: str | None = None, phone: str | None = None,
         first_name: str | None = None, company: str | None = None, tags: list[str] | None = None,
         **attributes: Any) -> RowValues:
-    return (line, email, external_id, phone, first_name, None, None, company, tags or [], attributes)
+    return import_writer.ready_to_write((line, email, external_id, phone, first_name, None, None, company, tags or [],
+                                         attributes))
 
 
 ROWS = [
@@ -113,12 +114,15 @@ rows = st.tuples(st.integers(1, 10**6), values, values, values, values, values, 
                  st.dictionaries(st.text(max_size=8), st.one_of(st.integers(), st.text(max_size=5)), max_size=3))
 
 
-@given(rows, st.one_of(st.none(), st.integers(1, 10**12)), st.integers(1, 10**15))
-def test_a_new_contacts_fact_is_the_json_of_contact_changed(values: RowValues, company_id: int | None,
-                                                           contact_id: int) -> None:
-    target = import_writer._new_target(values, company_id)
+@given(rows, st.integers(1, 10**12), st.integers(1, 10**15))
+def test_a_row_made_ready_to_write_carries_its_attributes_json_and_its_facts_json(
+        values: RowValues, company_id: int, contact_id: int) -> None:
+    ready = import_writer.ready_to_write(values)
+    target = import_writer._new_target(values, company_id if values[7] else None)
 
-    fact = import_writer._created_payload(values, company_id, contact_id)
+    fact = f'{import_writer._FACT_HEAD}{contact_id}{ready[import_writer._FACT_TAIL]}'
 
     expected = contact_changed(1, contact_id, fields=import_writer._created_fields(target), reason="import")
     assert fact == json_dumps(expected["payload"])
+    assert ready[import_writer._ATTRIBUTES_JSON] == json_dumps(values[9])
+    assert ready[:10] == values

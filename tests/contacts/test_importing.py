@@ -363,23 +363,23 @@ def test_a_failure_inside_a_chunk_rolls_the_chunk_back_and_the_resume_redoes_it_
         container: Container, actors: Actors, monkeypatch: pytest.MonkeyPatch) -> None:
     alice = actors.alice.principal
     created = start(container, alice, EIGHT, chunk=3)
-    real = import_writer.publish_many
+    real = import_writer.publish_prepared
     calls: list[int] = []
 
-    def failing_on_the_second_facts(session: Any, rows: Any, **options: Any) -> None:
+    def failing_on_the_second_facts(session: Any, rows: Any) -> None:
         calls.append(1)  # the facts are the last write of a chunk
         if len(calls) == 2:
             raise ConnectionError("database went away")
-        real(session, rows, **options)
+        real(session, rows)
 
-    monkeypatch.setattr(import_writer, "publish_many", failing_on_the_second_facts)
+    monkeypatch.setattr(import_writer, "publish_prepared", failing_on_the_second_facts)
     with pytest.raises(ConnectionError):
         container.imports.run_import(created.id)
     stopped = container.imports.get_import(alice, created.id)
     assert (stopped.status, stopped.rows_total, stopped.rows_created) == ("failed", 3, 3)
     assert count(container, Contact) == 3
 
-    monkeypatch.setattr(import_writer, "publish_many", real)
+    monkeypatch.setattr(import_writer, "publish_prepared", real)
     done = container.imports.run_import(created.id)
 
     assert counts(done) == ("done", 8, 7, 0, 0, 1)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from cadenza.contacts.csv_source import Block, CsvFormat, CsvSource, SourceRow, read_block
 from cadenza.contacts.import_rows import CellProblems, RowReader, RowValues
+from cadenza.contacts.import_writer import ready_to_write
 from cadenza.contacts.mapping import FieldChoice
 from cadenza.core.heap import settle_server_heap
 
@@ -122,9 +123,12 @@ def _checked_here(rows: Iterator[SourceRow], reader: RowReader, size: int) -> It
 
 
 def _chunk(reader: RowReader, rows: list[SourceRow], end_offset: int, end_line: int) -> CheckedChunk:
+    """The rows checked; each valid one made ready to write (`ready_to_write`) here, where cores are spare."""
     check = reader.check
+    results = [check(row.line, row.values, row.error) for row in rows]
     return CheckedChunk([row.line for row in rows], [row.raw for row in rows],
-                        [check(row.line, row.values, row.error) for row in rows], end_offset, end_line)
+                        [ready_to_write(result) if type(result) is tuple else result for result in results],
+                        end_offset, end_line)
 
 
 _worker_reader: RowReader | None = None

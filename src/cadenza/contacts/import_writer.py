@@ -17,9 +17,10 @@ errors; then the 'contact changed' facts with `publish_many` (the same bulk path
 order of their contacts.
 
 Most rows of an import create a contact that no other row of the chunk touches, so those stay the validated row
-tuple they came as (`RowValues`) and go to the database from it: no per-row objects beyond the row to write, its
-attributes' JSON, and a fact whose JSON is the one `contact_changed` gives, put together from a template per
-set of fields. A row that a later row of the chunk matches becomes a `_Target` like an existing contact, and
+tuple they came as (`RowValues`) and go to the database from it: no per-row objects beyond the rows to write. The
+worker processes that validate rows also make each one ready to write (`ready_to_write`): its attributes' JSON,
+and the JSON of its 'contact changed' fact after the contact's id (the one `contact_changed` gives, from a
+template per set of fields), so that the writer only puts the pieces together. A row that a later row of the chunk matches becomes a `_Target` like an existing contact, and
 follows the general path; both write the same rows (tests compare them).
 """
 
@@ -35,11 +36,10 @@ from sqlalchemy.orm import Session
 
 from cadenza.contacts.import_rows import RowProblem, RowValues
 from cadenza.contacts.models import Company, Contact, ContactTag, ImportRowError
-from cadenza.storage import JSONText
 from cadenza.storage.bulk import among, driver_value, insert_rows
 from cadenza.storage.database import json_dumps
 from cadenza.storage.dialect import insert_ignoring_conflicts, reserve_ids
-from cadenza.storage.outbox import CONTACT_CHANGED, contact_changed, publish_many
+from cadenza.storage.outbox import CONTACT_CHANGED, contact_changed, fact_stamp, publish_prepared
 
 _CONTACTS = cast(Table, Contact.__table__)
 _COMPANIES = cast(Table, Company.__table__)
@@ -52,6 +52,8 @@ _INSERT_COLUMNS = ("id", "workspace_id", *_COLUMNS, "attributes", "created_at", 
 _LINE, _EMAIL, _EXTERNAL_ID, _COMPANY, _TAG_LIST, _ATTRIBUTES = 0, 1, 2, 7, 8, 9
 # The columns a row sets as they are, with their place in the row.
 _PLAIN_COLUMNS = (("phone", 3), ("first_name", 4), ("last_name", 5), ("timezone", 6))
+# Where a row made ready to write (`ready_to_write`) keeps its attributes' JSON and its fact's JSON after the id.
+_ATTRIBUTES_JSON, _FACT_TAIL = 10, 11
 _FACT_TAILS_MAX = 4_096  # distinct field sets remembered (a file has a handful)
 
 
@@ -172,26 +174,28 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
         if placeholder is not None and placeholder < 0:
             target.values["company_id"] = company_ids[placeholder]
     stamp = driver_value(session, _CONTACTS, "created_at", now)
+    fact_at = fact_stamp(session, now)
     contacts: list[tuple[Any, ...]] = []
     tags: list[tuple[int, int, str]] = []
-    facts: list[dict[str, Any]] = []
+    facts: list[tuple[int | None, str, str, Any]] = []
     ids = reserve_ids(session, _CONTACTS, len(plan.new_contacts))
     for new, company_id, contact_id in zip(plan.new_contacts, plan.new_company_ids, ids, strict=True):
         if isinstance(new, _Target):
             new.id = contact_id
-            values, attributes, new_tags = new.values, new.attributes, new.new_tags
-            contacts.append((contact_id, workspace_id, *(values[name] for name in _COLUMNS), json_dumps(attributes),
-                             stamp, stamp))
-            facts.append(contact_changed(workspace_id, contact_id, fields=_created_fields(new), reason="import"))
+            values, new_tags = new.values, new.new_tags
+            contacts.append((contact_id, workspace_id, *(values[name] for name in _COLUMNS),
+                             json_dumps(new.attributes), stamp, stamp))
+            facts.append(_fact_row(contact_changed(workspace_id, contact_id, fields=_created_fields(new),
+                                                   reason="import"), fact_at))
         else:
             if company_id is not None and company_id < 0:
                 company_id = company_ids[company_id]
-            attributes, new_tags = new[_ATTRIBUTES], new[_TAG_LIST]
+            new_tags = new[_TAG_LIST]
             contacts.append((contact_id, workspace_id, new[1], new[2], new[3], new[4], new[5], new[6], company_id,
-                             json_dumps(attributes), stamp, stamp))
-            facts.append({"workspace_id": workspace_id, "topic": CONTACT_CHANGED,
-                          "payload": _created_payload(new, company_id, contact_id)})
-        tags.extend([(workspace_id, contact_id, tag) for tag in new_tags])
+                             new[_ATTRIBUTES_JSON], stamp, stamp))
+            facts.append((workspace_id, CONTACT_CHANGED, f"{_FACT_HEAD}{contact_id}{new[_FACT_TAIL]}", fact_at))
+        if new_tags:
+            tags += [(workspace_id, contact_id, tag) for tag in new_tags]
     insert_rows(session, _CONTACTS, _INSERT_COLUMNS, contacts, prepared=True)
     changed = plan.changed_contacts
     if changed:
@@ -208,9 +212,14 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
     insert_rows(session, _ERRORS, _ERROR_COLUMNS, [
         (workspace_id, import_id, p.line, p.column[:255] if p.column else None, p.message, p.raw)
         for p in plan.problems], prepared=True)
-    facts.extend(contact_changed(workspace_id, _id(t), fields=list(t.changed), reason="import") for t in changed)
-    publish_many(session, facts, now=now)
+    facts.extend(_fact_row(contact_changed(workspace_id, _id(t), fields=list(t.changed), reason="import"), fact_at)
+                 for t in changed)
+    publish_prepared(session, facts)
     return len(facts)
+
+
+def _fact_row(fact: dict[str, Any], stamp: Any) -> tuple[int | None, str, str, Any]:
+    return fact["workspace_id"], fact["topic"], json_dumps(fact["payload"]), stamp
 
 
 def _resolve(found: _Target | int, plan: ChunkPlan) -> _Target:
@@ -254,15 +263,23 @@ def _created_fields(target: _Target) -> list[str]:
     return fields
 
 
+def ready_to_write(row: RowValues) -> RowValues:
+    """The validated row with two more values that writing it as a new contact takes: its attributes' JSON and the
+    JSON of its 'contact changed' fact after the contact's id. Made where rows are validated (the import's worker
+    processes), so that the writer, the import's bottleneck, only puts the pieces together."""
+    return (*row, json_dumps(row[_ATTRIBUTES]), _created_tail(row))
+
+
 _fact_tails: dict[tuple[Any, ...], str] = {}
 _FACT_HEAD = '{"contact_id":'
 
 
-def _created_payload(row: RowValues, company_id: int | None, contact_id: int) -> JSONText:
-    """The JSON of `contact_changed(…, fields=_created_fields(the row's new contact), reason="import")`'s payload:
-    the text after the id is the same for every row that fills the same fields, so it is made once per set."""
+def _created_tail(row: RowValues) -> str:
+    """The JSON of `contact_changed(…, fields=_created_fields(the row's new contact), reason="import")`'s payload
+    after the id: the same for every row that fills the same fields, so it is made once per set (and, in a
+    chunk sent between processes, it is one string)."""
     present = (row[1] is not None, row[2] is not None, row[3] is not None, row[4] is not None, row[5] is not None,
-               row[6] is not None, company_id is not None, bool(row[_TAG_LIST]), *row[_ATTRIBUTES])
+               row[6] is not None, bool(row[_COMPANY]), bool(row[_TAG_LIST]), *row[_ATTRIBUTES])
     tail = _fact_tails.get(present)
     if tail is None:
         fields = ["created", *(name for name, filled in zip(_COLUMNS, present, strict=False) if filled)]
@@ -275,7 +292,7 @@ def _created_payload(row: RowValues, company_id: int | None, contact_id: int) ->
         if len(_fact_tails) >= _FACT_TAILS_MAX:
             _fact_tails.clear()
         _fact_tails[present] = tail
-    return JSONText(f"{_FACT_HEAD}{contact_id}{tail}")
+    return tail
 
 
 def _apply(target: _Target, row: RowValues, company_id: int | None) -> bool:

@@ -33,6 +33,7 @@ _RELAY_LOCK = (7_311_002, 1)
 Fact = tuple[str, int | None, dict[str, Any]]
 _FACT_COLUMNS = ("workspace_id", "topic", "payload", "created_at")
 _BULK_FROM = 8  # facts: below this a plain INSERT costs fewer round trips than COPY
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 def publish(session: Session, topic: str, payload: dict[str, Any], *, now: dt.datetime,
@@ -45,13 +46,22 @@ def publish_many(session: Session, rows: list[dict[str, Any]], *, now: dt.dateti
     """Adds many facts at once: rows of {workspace_id, topic, payload}. A few go in one Core INSERT; more take the
     bulk path (COPY on PostgreSQL: one round trip rather than one prepared statement a row)."""
     if len(rows) >= _BULK_FROM:
-        table = cast(Table, OutboxMessage.__table__)
-        stamp = driver_value(session, table, "created_at", now)
-        insert_rows(session, table, _FACT_COLUMNS,
-                    [(row.get("workspace_id"), row["topic"], json_dumps(row["payload"]), stamp) for row in rows],
-                    prepared=True)
+        stamp = fact_stamp(session, now)
+        publish_prepared(session, [(row.get("workspace_id"), row["topic"], json_dumps(row["payload"]), stamp)
+                                   for row in rows])
     elif rows:
         session.execute(insert(OutboxMessage.__table__), [{**row, "created_at": now} for row in rows])  # type: ignore[arg-type]
+
+
+def fact_stamp(session: Session, now: dt.datetime) -> Any:
+    """`now` as `publish_prepared` takes it (what the driver receives for the outbox's `created_at`)."""
+    return driver_value(session, _OUTBOX, "created_at", now)
+
+
+def publish_prepared(session: Session, rows: Sequence[tuple[int | None, str, str, Any]]) -> None:
+    """Adds facts already in the outbox's row form, through the bulk path: (workspace_id, topic, the payload's
+    JSON text, `fact_stamp`). For writers that make many facts' JSON faster than `publish_many` would."""
+    insert_rows(session, _OUTBOX, _FACT_COLUMNS, rows, prepared=True)
 
 
 def contact_changed(workspace_id: int, contact_id: int, *, fields: list[str] | None = None,
