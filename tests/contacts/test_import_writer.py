@@ -118,11 +118,12 @@ rows = st.tuples(st.integers(1, 10**6), values, values, values, values, values, 
 def test_a_row_made_ready_to_write_carries_its_attributes_json_and_its_facts_json(
         values: RowValues, company_id: int, contact_id: int) -> None:
     ready = import_writer.ready_to_write(values)
-    target = import_writer._new_target(values, company_id if values[7] else None)
+    target = import_writer._new_target(ready, company_id if values[7] else None)
 
     fact = f'{import_writer._FACT_HEAD}{contact_id}{ready[import_writer._FACT_TAIL]}'
 
     expected = contact_changed(1, contact_id, fields=import_writer._created_fields(target), reason="import")
     assert fact == json_dumps(expected["payload"])
     assert ready[import_writer._ATTRIBUTES_JSON] == json_dumps(values[9])
-    assert ready[:10] == values
+    assert ready[:9] == values[:9]
+    assert import_writer._attributes(ready) == values[9]

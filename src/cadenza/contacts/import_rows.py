@@ -104,7 +104,7 @@ _SET, _ATTRIBUTE, _TAGS = 0, 1, 2
 # The ContactRow attributes a column can set, in the order of `RowValues`.
 _SLOTS = ("email", "external_id", "phone", "first_name", "last_name", "timezone", "company")
 # A valid row as plain data (cheap to send between processes): line, the `_SLOTS` values, tags, attributes
-# (and, made ready to write by `import_writer.ready_to_write`, two more values after them).
+# (`import_writer.ready_to_write` turns it into what the writer takes).
 RowValues = tuple[Any, ...]
 # Why a row is refused: (column or None, message), one per problem.
 CellProblems = list[tuple[str | None, str]]
@@ -112,7 +112,7 @@ CellProblems = list[tuple[str | None, str]]
 
 def contact_row(values: RowValues, raw: str) -> ContactRow:
     """The ContactRow of `RowReader.check`'s plain values."""
-    line, email, external_id, phone, first_name, last_name, timezone, company, tags, attributes = values[:10]
+    line, email, external_id, phone, first_name, last_name, timezone, company, tags, attributes = values
     return ContactRow(line, raw, email, external_id, phone, first_name, last_name, timezone, company, tags,
                       attributes)
 

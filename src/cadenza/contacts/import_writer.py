@@ -20,8 +20,9 @@ Most rows of an import create a contact that no other row of the chunk touches, 
 tuple they came as (`RowValues`) and go to the database from it: no per-row objects beyond the rows to write. The
 worker processes that validate rows also make each one ready to write (`ready_to_write`): its attributes' JSON,
 and the JSON of its 'contact changed' fact after the contact's id (the one `contact_changed` gives, from a
-template per set of fields), so that the writer only puts the pieces together. A row that a later row of the chunk matches becomes a `_Target` like an existing contact, and
-follows the general path; both write the same rows (tests compare them).
+template per set of fields), so that the writer only puts the pieces together. A row that a later row of the
+chunk matches becomes a `_Target` like an existing contact, and follows the general path; both write the same
+rows (tests compare them).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session
 from cadenza.contacts.import_rows import RowProblem, RowValues
 from cadenza.contacts.models import Company, Contact, ContactTag, ImportRowError
 from cadenza.storage.bulk import among, driver_value, insert_rows
-from cadenza.storage.database import json_dumps
+from cadenza.storage.database import json_dumps, json_loads
 from cadenza.storage.dialect import insert_ignoring_conflicts, reserve_ids
 from cadenza.storage.outbox import CONTACT_CHANGED, contact_changed, fact_stamp, publish_prepared
 
@@ -52,8 +53,8 @@ _INSERT_COLUMNS = ("id", "workspace_id", *_COLUMNS, "attributes", "created_at", 
 _LINE, _EMAIL, _EXTERNAL_ID, _COMPANY, _TAG_LIST, _ATTRIBUTES = 0, 1, 2, 7, 8, 9
 # The columns a row sets as they are, with their place in the row.
 _PLAIN_COLUMNS = (("phone", 3), ("first_name", 4), ("last_name", 5), ("timezone", 6))
-# Where a row made ready to write (`ready_to_write`) keeps its attributes' JSON and its fact's JSON after the id.
-_ATTRIBUTES_JSON, _FACT_TAIL = 10, 11
+# A row made ready to write (`ready_to_write`) has its attributes as JSON, then its fact's JSON after the id.
+_ATTRIBUTES_JSON, _FACT_TAIL = 9, 10
 _FACT_TAILS_MAX = 4_096  # distinct field sets remembered (a file has a handful)
 
 
@@ -236,7 +237,8 @@ def _resolve(found: _Target | int, plan: ChunkPlan) -> _Target:
 
 def _missing_required(row: RowValues, raw: str, required: Mapping[str, str | None], plan: ChunkPlan) -> bool:
     """Whether the row, creating a contact, lacks a required custom field (each missing one is a row error)."""
-    missing = [key for key in required if key not in row[_ATTRIBUTES]]
+    attributes = _attributes(row)
+    missing = [key for key in required if key not in attributes]
     plan.problems.extend(RowProblem(row[_LINE], required[key], f"{key} is required for a new contact", raw)
                          for key in missing)
     return bool(missing)
@@ -246,7 +248,7 @@ def _new_target(row: RowValues, company_id: int | None) -> _Target:
     values = dict(zip(_COLUMNS[:-1], row[1:7], strict=True))
     values["company_id"] = company_id
     tags = row[_TAG_LIST]
-    return _Target(None, values, dict(row[_ATTRIBUTES]), set(tags), list(tags))
+    return _Target(None, values, _attributes(row), set(tags), list(tags))
 
 
 def _id(target: _Target) -> int:
@@ -264,10 +266,16 @@ def _created_fields(target: _Target) -> list[str]:
 
 
 def ready_to_write(row: RowValues) -> RowValues:
-    """The validated row with two more values that writing it as a new contact takes: its attributes' JSON and the
-    JSON of its 'contact changed' fact after the contact's id. Made where rows are validated (the import's worker
-    processes), so that the writer, the import's bottleneck, only puts the pieces together."""
-    return (*row, json_dumps(row[_ATTRIBUTES]), _created_tail(row))
+    """The validated row as the writer takes it: its attributes as JSON (what a new contact stores, and cheaper to
+    send between processes than a dict), then the JSON of its 'contact changed' fact after the contact's id.
+    Made where rows are validated (the import's worker processes), so that the writer, the import's bottleneck,
+    only puts the pieces together."""
+    return (*row[:_ATTRIBUTES], json_dumps(row[_ATTRIBUTES]), _created_tail(row))
+
+
+def _attributes(row: RowValues) -> dict[str, Any]:
+    """A ready row's attributes, for the rows that need them as a dict (a contact a row changes)."""
+    return cast(dict[str, Any], json_loads(row[_ATTRIBUTES_JSON]))
 
 
 _fact_tails: dict[tuple[Any, ...], str] = {}
@@ -308,7 +316,7 @@ def _apply(target: _Target, row: RowValues, company_id: int | None) -> bool:
         if value is not None and values[name] != value:
             values[name], touched = value, True
             target.changed.add(name)
-    for key, value in row[_ATTRIBUTES].items():
+    for key, value in _attributes(row).items():
         if target.attributes.get(key) != value:
             target.attributes[key], touched = value, True
             target.changed.add(f"attributes.{key}")
