@@ -13,7 +13,7 @@ one contact another's: a row whose email and external id point to different cont
 that would create a contact without a value for a required custom field is an error too.
 
 Rows are inserted with `insert_rows` (COPY on PostgreSQL, one executemany on SQLite): contacts, tags and row
-errors; then the 'contact changed' facts with `publish_many` (the same bulk path from a few facts on), in the
+errors; then the 'contact changed' facts with `publish_prepared` (the same bulk path), in the
 order of their contacts.
 
 Most rows of an import create a contact that no other row of the chunk touches, so those stay the validated row
