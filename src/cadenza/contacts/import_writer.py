@@ -78,6 +78,8 @@ class ChunkPlan:
     changed_contacts: list[_Target] = field(default_factory=list)  # existing ones, in the order first changed
     company_names: dict[int, str] = field(default_factory=dict)  # placeholder id (negative) → name to create
     problems: list[RowProblem] = field(default_factory=list)
+    emails: set[str] = field(default_factory=set)  # that the chunk's rows name
+    external_ids: set[str] = field(default_factory=set)
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -97,8 +99,8 @@ class ChunkClaims:
     company_names: frozenset[str]
 
     @classmethod
-    def of(cls, rows: Sequence[RowValues], plan: ChunkPlan) -> ChunkClaims:
-        keys = {row[_EMAIL] for row in rows if row[_EMAIL]} | {row[_EXTERNAL_ID] for row in rows if row[_EXTERNAL_ID]}
+    def of(cls, plan: ChunkPlan) -> ChunkClaims:
+        keys = plan.emails | plan.external_ids
         for target in (*plan.changed_contacts, *(t for t in plan.new_contacts if isinstance(t, _Target))):
             keys.update(value for value in (target.values["email"], target.values["external_id"]) if value)
         return cls(frozenset(keys), frozenset(plan.company_names.values()))
@@ -122,7 +124,7 @@ def plan_chunk(session: Session, workspace_id: int, rows: Sequence[RowValues], r
     if any(row[_TAG_LIST] for row in rows):
         _load_tags(session, workspace_id, existing)
     companies = _load_companies(session, workspace_id, {row[_COMPANY] for row in rows if row[_COMPANY]})
-    plan = ChunkPlan(problems=list(problems))
+    plan = ChunkPlan(problems=list(problems), emails=emails, external_ids=external_ids)
     # email / external id → the contact that has it: a _Target, or the index of a new contact in the plan
     by_email: dict[str, _Target | int] = {t.values["email"]: t for t in existing if t.values["email"]}
     by_external_id: dict[str, _Target | int] = {t.values["external_id"]: t for t in existing

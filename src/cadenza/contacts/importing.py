@@ -14,7 +14,6 @@ contact and changed nothing, or `update_existing` is off) or failed (see the err
 
 from __future__ import annotations
 
-import concurrent.futures
 import csv
 import datetime as dt
 import io
@@ -101,16 +100,13 @@ class _Planned:
     transaction: OpenTransaction
     plan: ChunkPlan
 
-    def rollback(self) -> None:
-        self.transaction.rollback()
-
 
 @dataclass(frozen=True)
 class _Writing:
     """The chunk being written on the import's writer thread, and what it claims (`ChunkClaims`)."""
 
     future: Future[ContactImport]
-    claims: ChunkClaims
+    claims: ChunkClaims | None  # None: the next chunk waits whatever it names (SQLite)
 
     def finished(self, progress: ProgressCallback | None) -> ContactImport:
         """Waits until the chunk is committed (or raises why it is not), then reports the progress."""
@@ -118,9 +114,6 @@ class _Writing:
         if progress is not None:
             progress(contact_import)
         return contact_import
-
-    def wait(self) -> None:
-        concurrent.futures.wait([self.future])
 
 
 def _split(chunk: CheckedChunk) -> tuple[list[RowValues], list[str], list[RowProblem]]:
@@ -258,24 +251,20 @@ class ImportService:
             try:
                 for chunk in checked:
                     rows, raws, problems = _split(chunk)
-                    if writing is not None and (not self.db.is_postgres or writing.claims.named_by(rows)):
+                    if writing is not None and (writing.claims is None or writing.claims.named_by(rows)):
                         contact_import, writing = writing.finished(progress), None
                     planned = self._plan(contact_import, rows, raws, problems, required)
                     if writing is not None:
-                        try:
+                        with planned.transaction.kept_open():
                             contact_import, writing = writing.finished(progress), None
-                        except BaseException:
-                            planned.rollback()
-                            raise
                     future = writer.submit(self._write, contact_import, offset, chunk, planned)
-                    writing, offset = _Writing(future, ChunkClaims.of(rows, planned.plan)), chunk.end_offset
+                    # SQLite has one writer: there the next chunk is planned once this one has committed.
+                    claims = ChunkClaims.of(planned.plan) if self.db.is_postgres else None
+                    writing, offset = _Writing(future, claims), chunk.end_offset
                 if writing is not None:
                     writing.finished(progress)
-                    writing = None
             finally:
-                if writing is not None:  # this thread failed: let the chunk being written end as it will
-                    writing.wait()
-                writer.shutdown()
+                writer.shutdown()  # when this thread failed, a chunk still being written ends as it will first
                 checked.close()  # stops the worker processes, also when a chunk failed
 
     def _workers(self, contact_import: ContactImport) -> int:
@@ -289,13 +278,10 @@ class ImportService:
               problems: list[RowProblem], required: dict[str, str | None]) -> _Planned:
         """Opens the chunk's unit of work and plans it there (the contacts it matches stay locked)."""
         transaction = self.db.open_transaction()
-        try:
-            plan_each_statement(transaction.session)
-            plan = plan_chunk(transaction.session, contact_import.workspace_id, rows, raws, problems,
+        with transaction.kept_open() as session:
+            plan_each_statement(session)
+            plan = plan_chunk(session, contact_import.workspace_id, rows, raws, problems,
                               update_existing=contact_import.update_existing, required=required)
-        except BaseException:
-            transaction.rollback()
-            raise
         return _Planned(transaction, plan)
 
     def _write(self, contact_import: ContactImport, offset: int, chunk: CheckedChunk,

@@ -154,9 +154,9 @@ class IngestService:
                 request.restart()
             transaction = self.db.open_transaction()
             try:
-                self._store_group(transaction.session, requests)
+                with transaction.kept_open() as session:
+                    self._store_group(session, requests)
             except (_ConcurrentDuplicate, DBAPIError) as error:
-                transaction.rollback()
                 # Another transaction stored some of these messageIds a moment ago, or PostgreSQL chose this one
                 # to break a deadlock with a concurrent one (another server process's ingest about the same
                 # people): it was rolled back whole, and is redone from the start.
@@ -168,9 +168,6 @@ class IngestService:
                                      ) from None
                 attempt += 1
                 continue
-            except BaseException:
-                transaction.rollback()
-                raise
             return transaction.commit
 
     def _store_group(self, session: Session, requests: Sequence[_Request]) -> None:

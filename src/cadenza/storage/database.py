@@ -188,13 +188,19 @@ class OpenTransaction:
             self.session.rollback()
 
     @contextmanager
-    def completed(self) -> Iterator[Session]:
-        """Its session, for the rest of the work: committed when the block ends, rolled back if it raises."""
+    def kept_open(self) -> Iterator[Session]:
+        """Its session, for part of the work: left open when the block ends, rolled back if it raises."""
         try:
             yield self.session
         except BaseException:
             self.rollback()
             raise
+
+    @contextmanager
+    def completed(self) -> Iterator[Session]:
+        """Its session, for the rest of the work: committed when the block ends, rolled back if it raises."""
+        with self.kept_open() as session:
+            yield session
         self.commit()
 
 

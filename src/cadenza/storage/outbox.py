@@ -50,7 +50,7 @@ def publish_many(session: Session, rows: list[dict[str, Any]], *, now: dt.dateti
         publish_prepared(session, [(row.get("workspace_id"), row["topic"], json_dumps(row["payload"]), stamp)
                                    for row in rows])
     elif rows:
-        session.execute(insert(OutboxMessage.__table__), [{**row, "created_at": now} for row in rows])  # type: ignore[arg-type]
+        session.execute(insert(_OUTBOX), [{**row, "created_at": now} for row in rows])
 
 
 def fact_stamp(session: Session, now: dt.datetime) -> Any:
