@@ -391,11 +391,14 @@ def test_a_failure_inside_a_chunk_rolls_the_chunk_back_and_the_resume_redoes_it_
 def _record_chunks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Records when each chunk is planned and written (counted from 1); each write takes 0.3 s."""
     events: list[str] = []
-    real_plan, real_write = importing.plan_chunk, importing.write_chunk
+    real_plans = {name: getattr(importing, name) for name in ("plan_chunk", "plan_staged_chunk")}
+    real_write = importing.write_chunk
 
-    def plan(*args: Any, **options: Any) -> Any:
-        events.append(f"plan {sum(e.startswith('plan') for e in events) + 1}")
-        return real_plan(*args, **options)
+    def planner(name: str) -> Any:
+        def plan(*args: Any, **options: Any) -> Any:
+            events.append(f"plan {sum(e.startswith('plan') for e in events) + 1}")
+            return real_plans[name](*args, **options)
+        return plan
 
     def write(*args: Any, **options: Any) -> int:
         time.sleep(0.3)
@@ -403,7 +406,8 @@ def _record_chunks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         events.append(f"wrote {sum(e.startswith('wrote') for e in events) + 1}")
         return written
 
-    monkeypatch.setattr(importing, "plan_chunk", plan)
+    for name in real_plans:  # PostgreSQL plans rows, SQLite a stage
+        monkeypatch.setattr(importing, name, planner(name))
     monkeypatch.setattr(importing, "write_chunk", write)
     return events
 

@@ -24,8 +24,8 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from cadenza.contacts.csv_source import Block, CsvFormat, CsvSource, SourceRow, read_block
-from cadenza.contacts.import_rows import CellProblems, RowReader, RowValues
-from cadenza.contacts.import_writer import ready_to_write
+from cadenza.contacts.import_rows import RowProblem, RowReader
+from cadenza.contacts.import_writer import stage_rows
 from cadenza.contacts.mapping import FieldChoice
 from cadenza.core.heap import settle_server_heap
 
@@ -33,9 +33,6 @@ log = logging.getLogger(__name__)
 
 IN_FLIGHT_PER_WORKER = 2
 MAX_WORKERS = 4
-
-Checked = list[RowValues | CellProblems]  # a chunk's results, one per row, in order
-
 
 @dataclass(frozen=True)
 class ReaderSpec:
@@ -49,15 +46,27 @@ class ReaderSpec:
     def reader(self) -> RowReader:
         return RowReader(self.headers, self.mapping, self.fields, self.default_region)
 
+    def checker(self) -> _Checker:
+        return _Checker(self.reader(), [key for key, field in self.fields.items() if field.is_required])
+
+
+@dataclass(frozen=True)
+class _Checker:
+    reader: RowReader
+    required: list[str]  # the custom fields a new contact must have
+
 
 @dataclass(slots=True)
 class CheckedChunk:
-    """Consecutive rows of the file, checked: each row's line, text (for error reports) and result, and where
-    the chunk ends in the file (where a resumed import starts again)."""
+    """Consecutive rows of the file, checked: each row's line and text (for error reports), the problems of the
+    rows that are not valid, the valid ones ready to write and staged (`import_writer.stage_rows`: bytes, cheap
+    to send between processes and for SQLite to write from), and where the chunk ends in the file (where a
+    resumed import starts again)."""
 
     lines: list[int]
     raws: list[str]
-    results: Checked
+    problems: list[RowProblem]
+    stage: bytes
     end_offset: int
     end_line: int
 
@@ -76,7 +85,7 @@ def checked_chunks(source: CsvSource, start_offset: int | None, start_line: int 
     """The file's rows from a resume point, checked, in file order, in chunks of about `rows` rows; read and
     checked in `workers` processes (0: here)."""
     if workers < 1:
-        yield from _checked_here(source.rows(start_offset, start_line), spec.reader(), rows)
+        yield from _checked_here(source.rows(start_offset, start_line), spec.checker(), rows)
         return
     try:
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
@@ -94,7 +103,7 @@ def checked_chunks(source: CsvSource, start_offset: int | None, start_line: int 
         block, why = failed
         log.warning("Import: %s; reading and validating the rest of the file in this process, from line %d "
                     "(slower, same result)", why, block.lines_before + 1)
-        yield from _checked_here(source.rows(block.offset, block.lines_before), spec.reader(), rows)
+        yield from _checked_here(source.rows(block.offset, block.lines_before), spec.checker(), rows)
 
 
 def _checked_in(pool: ProcessPoolExecutor, blocks: Iterator[Block], fmt: CsvFormat,
@@ -117,33 +126,39 @@ def _checked_in(pool: ProcessPoolExecutor, blocks: Iterator[Block], fmt: CsvForm
         yield chunk
 
 
-def _checked_here(rows: Iterator[SourceRow], reader: RowReader, size: int) -> Iterator[CheckedChunk]:
+def _checked_here(rows: Iterator[SourceRow], checker: _Checker, size: int) -> Iterator[CheckedChunk]:
     while batch := list(itertools.islice(rows, size)):
-        yield _chunk(reader, batch, batch[-1].end_offset, batch[-1].end_line)
+        yield _chunk(checker, batch, batch[-1].end_offset, batch[-1].end_line)
 
 
-def _chunk(reader: RowReader, rows: list[SourceRow], end_offset: int, end_line: int) -> CheckedChunk:
-    """The rows checked; each valid one made ready to write (`ready_to_write`) here, where cores are spare."""
-    check = reader.check
-    results = [check(row.line, row.values, row.error) for row in rows]
-    return CheckedChunk([row.line for row in rows], [row.raw for row in rows],
-                        [ready_to_write(result) if type(result) is tuple else result for result in results],
-                        end_offset, end_line)
+def _chunk(checker: _Checker, rows: list[SourceRow], end_offset: int, end_line: int) -> CheckedChunk:
+    """The rows checked; the valid ones made ready to write and staged here, where cores are spare."""
+    check = checker.reader.check
+    valid = []
+    problems = []
+    for seq, row in enumerate(rows):
+        result = check(row.line, row.values, row.error)
+        if type(result) is tuple:
+            valid.append((seq, result))
+        else:
+            problems += [RowProblem(row.line, column, message, row.raw) for column, message in result]
+    return CheckedChunk([row.line for row in rows], [row.raw for row in rows], problems,
+                        stage_rows(valid, checker.required), end_offset, end_line)
 
 
-_worker_reader: RowReader | None = None
+_worker_checker: _Checker | None = None
 
 
 def _start_worker(spec: ReaderSpec) -> None:
-    global _worker_reader
-    _worker_reader = spec.reader()
+    global _worker_checker
+    _worker_checker = spec.checker()
     # A block's rows are tens of thousands of young objects: with Python's default thresholds the collector
     # walked them (and the libraries' objects) so often that it took a third of a worker's time.
     settle_server_heap()
 
 
 def _check_block(block: Block, fmt: CsvFormat) -> CheckedChunk | None:
-    reader = _worker_reader
-    assert reader is not None, "the pool's initializer builds the reader"
+    checker = _worker_checker
+    assert checker is not None, "the pool's initializer builds the checker"
     rows = read_block(block, fmt)
-    return None if rows is None else _chunk(reader, rows, block.end_offset, block.end_line)
+    return None if rows is None else _chunk(checker, rows, block.end_offset, block.end_line)

@@ -28,19 +28,26 @@ rows (tests compare them).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from cadenza.contacts.import_rows import RowProblem, RowValues
 from cadenza.contacts.models import Company, Contact, ContactTag, ImportRowError
-from cadenza.storage.bulk import among, driver_value, insert_rows
-from cadenza.storage.database import json_dumps, json_loads
+from cadenza.storage.bulk import among, build_stage, clear_stage, driver_value, insert_rows, load_stage, read_stage
+from cadenza.storage.database import STAGE, json_dumps, json_loads
 from cadenza.storage.dialect import insert_ignoring_conflicts, reserve_ids
-from cadenza.storage.outbox import CONTACT_CHANGED, contact_changed, fact_stamp, publish_prepared
+from cadenza.storage.outbox import (
+    CONTACT_CHANGED,
+    contact_changed,
+    fact_stamp,
+    publish_prepared,
+    publish_selected,
+)
 
 _CONTACTS = cast(Table, Contact.__table__)
 _COMPANIES = cast(Table, Company.__table__)
@@ -70,6 +77,20 @@ class _Target:
     changed: set[str] = field(default_factory=set)
 
 
+@dataclass(frozen=True)
+class StagedContacts:
+    """The staged rows (`plan_staged_chunk`) that create a contact alone: how many, how many places the chunk
+    has (each contact the chunk creates has the chunk's first id plus the place of the row that creates it, so
+    ids follow the file as `plan_chunk`'s do), and the id of each company they name (negative: a placeholder for
+    a company the chunk creates)."""
+
+    rows: int
+    places: int
+    company_ids: dict[str, int]
+    new_places: list[int]  # the place of the row that creates each of the plan's `new_contacts`
+    taken: list[int]  # the places of rows alone in the chunk whose email or external id a contact has
+
+
 @dataclass
 class ChunkPlan:
     # The contacts to create, in file order: the row that creates one, or a _Target when a later row changed it.
@@ -80,6 +101,8 @@ class ChunkPlan:
     problems: list[RowProblem] = field(default_factory=list)
     emails: set[str] = field(default_factory=set)  # that the chunk's rows name
     external_ids: set[str] = field(default_factory=set)
+    staged: StagedContacts | None = None  # rows left in the session's stage, written there by SQL (SQLite)
+    created_by: list[int] = field(default_factory=list)  # the index of the row that creates each new contact
     created: int = 0
     updated: int = 0
     skipped: int = 0
@@ -131,21 +154,22 @@ def plan_chunk(session: Session, workspace_id: int, rows: Sequence[RowValues], r
                                                if t.values["external_id"]}
     changed: set[_Target] = set()
     new_contacts, new_company_ids = plan.new_contacts, plan.new_company_ids
-    for row, raw in zip(rows, raws, strict=True):
+    for index, (row, raw) in enumerate(zip(rows, raws, strict=True)):
         email, external_id, company = row[_EMAIL], row[_EXTERNAL_ID], row[_COMPANY]
-        company_id = _company_id(company, companies, plan) if company else None
         found = by_email.get(email) if email else None
         if found is None and external_id:
             found = by_external_id.get(external_id)
         if found is None:
             if required and _missing_required(row, raw, required, plan):
                 continue
+            company_id = _company_id(company, companies, plan) if company else None
             if email:
                 by_email[email] = len(new_contacts)
             if external_id:
                 by_external_id[external_id] = len(new_contacts)
             new_contacts.append(row)
             new_company_ids.append(company_id)
+            plan.created_by.append(index)
             plan.created += 1
             continue
         target = _resolve(found, plan)
@@ -153,6 +177,7 @@ def plan_chunk(session: Session, workspace_id: int, rows: Sequence[RowValues], r
         if problem:
             plan.problems.append(problem)
             continue
+        company_id = _company_id(company, companies, plan) if company else None  # a failed row creates none
         if not update_existing or not _apply(target, row, company_id):
             plan.skipped += 1
             continue
@@ -168,6 +193,106 @@ def plan_chunk(session: Session, workspace_id: int, rows: Sequence[RowValues], r
     return plan
 
 
+# A chunk's valid rows, ready to write, as `stage_rows` stages them: each with its place in the chunk (`seq`).
+_STAGED = "staged"
+_STAGED_COLUMNS = ("line", "email", "external_id", "phone", "first_name", "last_name", "timezone", "company",
+                   "tags", "attributes", "fact_tail", "alone")
+_READY = "seq, line, email, external_id, phone, first_name, last_name, timezone, company, tags, attributes, fact_tail"
+
+
+def stage_rows(rows: Sequence[tuple[int, RowValues]], required: Collection[str]) -> bytes:
+    """A chunk's valid rows, each with its place in the chunk, made ready to write (`ready_to_write`) and staged
+    (`storage.bulk.build_stage`): what a worker process sends. A row is marked `alone` when no other row of the
+    chunk names its email or external id and it has every `required` custom field: unless a contact has its
+    email or external id already, it creates a contact that nothing else in the chunk touches."""
+    emails = Counter(row[_EMAIL] for _, row in rows if row[_EMAIL])
+    external_ids = Counter(row[_EXTERNAL_ID] for _, row in rows if row[_EXTERNAL_ID])
+    staged = []
+    for seq, row in rows:
+        email, external_id, attributes, tags = row[_EMAIL], row[_EXTERNAL_ID], row[_ATTRIBUTES], row[_TAG_LIST]
+        alone = ((not email or emails[email] == 1) and (not external_id or external_ids[external_id] == 1)
+                 and all(key in attributes for key in required))
+        staged.append((seq, *row[:_TAG_LIST], json_dumps(tags) if tags else None, json_dumps(attributes),
+                       _created_tail(row), alone))
+    return build_stage({_STAGED: (_STAGED_COLUMNS, staged)})
+
+
+def staged_rows(stage: bytes) -> list[tuple[int, RowValues]]:
+    """The ready rows of a staged chunk (`stage_rows`), each with its place in the chunk, in order."""
+    return [_ready(row) for row in read_stage(stage, f"SELECT {_READY} FROM {_STAGED} ORDER BY seq")]
+
+
+def _ready(staged: Sequence[Any]) -> tuple[int, RowValues]:
+    tags = staged[9]
+    return staged[0], (*staged[1:9], json_loads(tags) if tags else [], staged[10], staged[11])
+
+
+def plan_staged_chunk(session: Session, workspace_id: int, stage: bytes, raws: Sequence[str],
+                      problems: list[RowProblem], *, update_existing: bool,
+                      required: Mapping[str, str | None] | None = None) -> ChunkPlan:
+    """`plan_chunk` for a staged chunk (`stage_rows`; `raws`: the text of each of the chunk's places), on SQLite.
+    The stage is loaded into the session, and the rows that create a contact alone, when no contact has their
+    email or external id, stay there: `write_chunk` inserts them with INSERT … SELECT (no row of them crosses
+    Python). `plan_chunk` plans the others. The result is what `plan_chunk` would plan for all the rows (a test
+    compares them). The stage is only read: SQLite 3.40 served stale pages of a loaded schema that had been
+    written to, after the next load."""
+    load_stage(session, stage)
+    matched = "SELECT 1 FROM contacts c WHERE c.workspace_id = :workspace_id AND c.{0} = s.{0}"
+    taken = list(session.scalars(text(
+        f"SELECT s.seq FROM {STAGE}.{_STAGED} AS s WHERE s.alone AND "
+        f"(EXISTS ({matched.format('email')}) OR EXISTS ({matched.format('external_id')}))"),
+        {"workspace_id": workspace_id}))
+    values = {"taken": json_dumps(taken)}
+    others = [_ready(row) for row in session.execute(text(
+        f"SELECT {_READY} FROM {STAGE}.{_STAGED} AS s WHERE NOT ({_ALONE}) ORDER BY seq"), values)]
+    plan = plan_chunk(session, workspace_id, [row for _, row in others], [raws[seq] for seq, _ in others],
+                      problems, update_existing=update_existing, required=required)
+    alone = session.scalar(text(f"SELECT count(*) FROM {STAGE}.{_STAGED} AS s WHERE {_ALONE}"), values) or 0
+    names = set(session.scalars(text(
+        f"SELECT DISTINCT s.company FROM {STAGE}.{_STAGED} AS s WHERE {_ALONE} AND s.company IS NOT NULL"), values))
+    planned = {name: placeholder for placeholder, name in plan.company_names.items()}
+    companies = {**_load_companies(session, workspace_id, names - planned.keys()), **planned}
+    plan.staged = StagedContacts(alone, len(raws), {name: _company_id(name, companies, plan) for name in names},
+                                 [others[index][0] for index in plan.created_by], taken)
+    plan.created += alone
+    return plan
+
+
+# The staged rows `_write_staged` inserts: alone, and not taken (a contact has their email or external id).
+_ALONE = "s.alone AND s.seq NOT IN (SELECT value FROM json_each(:taken))"
+
+
+def _write_staged(session: Session, staged: StagedContacts, company_ids: Mapping[int, int], workspace_id: int,
+                  stamp: Any, fact_at: Any) -> int:
+    """Inserts the contacts, tags and facts of the rows left in the stage (`plan_staged_chunk`). Returns the
+    chunk's first contact id."""
+    session.execute(text("CREATE TEMP TABLE IF NOT EXISTS import_companies (name TEXT PRIMARY KEY, id INTEGER)"))
+    session.execute(text("DELETE FROM temp.import_companies"))
+    if staged.company_ids:
+        session.execute(text("INSERT INTO temp.import_companies (name, id) VALUES (:name, :id)"), [
+            {"name": name, "id": company_ids.get(company_id, company_id)}
+            for name, company_id in staged.company_ids.items()])
+    first_id = reserve_ids(session, _CONTACTS, staged.places)[0]
+    values = {"workspace_id": workspace_id, "first_id": first_id, "stamp": stamp, "taken": json_dumps(staged.taken)}
+    rows = f"{STAGE}.{_STAGED} AS s"
+    session.execute(text(
+        f"INSERT INTO contacts ({', '.join(_INSERT_COLUMNS)}) "
+        f"SELECT :first_id + s.seq, :workspace_id, s.email, s.external_id, s.phone, s.first_name, s.last_name, "
+        f"s.timezone, k.id, s.attributes, :stamp, :stamp "
+        f"FROM {rows} LEFT JOIN temp.import_companies AS k ON k.name = s.company WHERE {_ALONE} ORDER BY s.seq"),
+        values)
+    session.execute(text(
+        f"INSERT INTO contact_tags (workspace_id, contact_id, tag) SELECT :workspace_id, :first_id + s.seq, t.value "
+        f"FROM {rows}, json_each(s.tags) AS t WHERE {_ALONE} AND s.tags IS NOT NULL"), values)
+    publish_selected(session, text(
+        f"SELECT :workspace_id, :topic, '{_FACT_HEAD}' || (:first_id + s.seq) || s.fact_tail, :fact_at "
+        f"FROM {rows} WHERE {_ALONE} ORDER BY s.seq")
+        .bindparams(workspace_id=workspace_id, topic=CONTACT_CHANGED, first_id=first_id, fact_at=fact_at,
+                    taken=values["taken"])
+        .columns())
+    return first_id
+
+
 def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_id: int,
                 now: dt.datetime) -> int:
     """Writes the plan. Returns how many contacts changed (one 'contact changed' fact each)."""
@@ -178,10 +303,15 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
             target.values["company_id"] = company_ids[placeholder]
     stamp = driver_value(session, _CONTACTS, "created_at", now)
     fact_at = fact_stamp(session, now)
+    staged = plan.staged
+    if staged is not None:
+        first_id = _write_staged(session, staged, company_ids, workspace_id, stamp, fact_at)
+        ids = [first_id + place for place in staged.new_places]
+    else:
+        ids = reserve_ids(session, _CONTACTS, len(plan.new_contacts))
     contacts: list[tuple[Any, ...]] = []
     tags: list[tuple[int, int, str]] = []
     facts: list[tuple[int | None, str, str, Any]] = []
-    ids = reserve_ids(session, _CONTACTS, len(plan.new_contacts))
     for new, company_id, contact_id in zip(plan.new_contacts, plan.new_company_ids, ids, strict=True):
         if isinstance(new, _Target):
             new.id = contact_id
@@ -218,6 +348,9 @@ def write_chunk(session: Session, plan: ChunkPlan, *, workspace_id: int, import_
     facts.extend(_fact_row(contact_changed(workspace_id, _id(t), fields=list(t.changed), reason="import"), fact_at)
                  for t in changed)
     publish_prepared(session, facts)
+    if staged is not None:
+        clear_stage(session)
+        return len(facts) + staged.rows
     return len(facts)
 
 

@@ -33,9 +33,16 @@ from cadenza.auth import Permission, Principal, record_audit
 from cadenza.config import Settings
 from cadenza.contacts.csv_source import CsvFormat, CsvSource, detect_format
 from cadenza.contacts.errors import require
-from cadenza.contacts.import_rows import RowProblem, RowValues
+from cadenza.contacts.import_rows import RowValues
 from cadenza.contacts.import_validation import CheckedChunk, ReaderSpec, available_workers, checked_chunks
-from cadenza.contacts.import_writer import ChunkClaims, ChunkPlan, plan_chunk, write_chunk
+from cadenza.contacts.import_writer import (
+    ChunkClaims,
+    ChunkPlan,
+    plan_chunk,
+    plan_staged_chunk,
+    staged_rows,
+    write_chunk,
+)
 from cadenza.contacts.mapping import (
     FIELD_PREFIX,
     STANDARD_TARGETS,
@@ -116,18 +123,10 @@ class _Writing:
         return contact_import
 
 
-def _split(chunk: CheckedChunk) -> tuple[list[RowValues], list[str], list[RowProblem]]:
-    """A checked chunk's valid rows (with their text, for the error report) and the problems of the others."""
-    rows: list[RowValues] = []
-    raws: list[str] = []
-    problems: list[RowProblem] = []
-    for line, raw, result in zip(chunk.lines, chunk.raws, chunk.results, strict=True):
-        if isinstance(result, tuple):
-            rows.append(result)
-            raws.append(raw)
-        else:
-            problems.extend(RowProblem(line, column, message, raw) for column, message in result)
-    return rows, raws, problems
+def _valid_rows(chunk: CheckedChunk) -> tuple[list[RowValues], list[str]]:
+    """A checked chunk's valid rows, ready to write, with their text (for the error report)."""
+    staged = staged_rows(chunk.stage)
+    return [row for _, row in staged], [chunk.raws[seq] for seq, _ in staged]
 
 
 class ImportService:
@@ -250,15 +249,16 @@ class ImportService:
             writing: _Writing | None = None
             try:
                 for chunk in checked:
-                    rows, raws, problems = _split(chunk)
-                    if writing is not None and (writing.claims is None or writing.claims.named_by(rows)):
+                    # SQLite has one writer: there the next chunk is planned once this one has committed.
+                    valid = _valid_rows(chunk) if self.db.is_postgres else None
+                    if writing is not None and (valid is None or writing.claims is None
+                                                or writing.claims.named_by(valid[0])):
                         contact_import, writing = writing.finished(progress), None
-                    planned = self._plan(contact_import, rows, raws, problems, required)
+                    planned = self._plan(contact_import, chunk, valid, required)
                     if writing is not None:
                         with planned.transaction.kept_open():
                             contact_import, writing = writing.finished(progress), None
                     future = writer.submit(self._write, contact_import, offset, chunk, planned)
-                    # SQLite has one writer: there the next chunk is planned once this one has committed.
                     claims = ChunkClaims.of(planned.plan) if self.db.is_postgres else None
                     writing, offset = _Writing(future, claims), chunk.end_offset
                 if writing is not None:
@@ -274,14 +274,20 @@ class ImportService:
         configured = self.settings.import_workers
         return available_workers() if configured is None else configured
 
-    def _plan(self, contact_import: ContactImport, rows: list[RowValues], raws: list[str],
-              problems: list[RowProblem], required: dict[str, str | None]) -> _Planned:
-        """Opens the chunk's unit of work and plans it there (the contacts it matches stay locked)."""
+    def _plan(self, contact_import: ContactImport, chunk: CheckedChunk,
+              valid: tuple[list[RowValues], list[str]] | None, required: dict[str, str | None]) -> _Planned:
+        """Opens the chunk's unit of work and plans it there (the contacts it matches stay locked): from its
+        valid rows as Python values when given (PostgreSQL), else from its stage (SQLite: `plan_staged_chunk`)."""
         transaction = self.db.open_transaction()
         with transaction.kept_open() as session:
             plan_each_statement(session)
-            plan = plan_chunk(session, contact_import.workspace_id, rows, raws, problems,
-                              update_existing=contact_import.update_existing, required=required)
+            workspace_id, update_existing = contact_import.workspace_id, contact_import.update_existing
+            if valid is None:
+                plan = plan_staged_chunk(session, workspace_id, chunk.stage, chunk.raws, chunk.problems,
+                                         update_existing=update_existing, required=required)
+            else:
+                plan = plan_chunk(session, workspace_id, *valid, chunk.problems, update_existing=update_existing,
+                                  required=required)
         return _Planned(transaction, plan)
 
     def _write(self, contact_import: ContactImport, offset: int, chunk: CheckedChunk,

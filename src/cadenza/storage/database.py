@@ -75,6 +75,7 @@ WAL_AUTOCHECKPOINT_PAGES = 30_000
 # calls. It fills only as pages are read, and connections are reused newest first (`pool_use_lifo`), so a few
 # warm connections do the work and the others stay small.
 SQLITE_CACHE_KIB = 32_768
+STAGE = "stage"  # the schema name of every SQLite connection's scratch database (see `storage.bulk.load_stage`)
 
 
 def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwargs: Any) -> Engine:
@@ -106,6 +107,8 @@ def build_engine(url: str, *, pool_size: int = 5, max_overflow: int = 10, **kwar
             cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
+            # An empty in-memory schema a bulk writer can load rows into in one call (`storage.bulk.load_stage`).
+            cursor.execute(f"ATTACH DATABASE ':memory:' AS {STAGE}")
             cursor.close()
 
         @event.listens_for(engine, "begin")

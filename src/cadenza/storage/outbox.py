@@ -18,8 +18,9 @@ import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import Select, Table, delete, insert, select, text, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.selectable import TextualSelect
 
 from cadenza.storage.bulk import driver_value, insert_rows
 from cadenza.storage.database import Database, json_dumps
@@ -62,6 +63,12 @@ def publish_prepared(session: Session, rows: Sequence[tuple[int | None, str, str
     """Adds facts already in the outbox's row form, through the bulk path: (workspace_id, topic, the payload's
     JSON text, `fact_stamp`). For writers that make many facts' JSON faster than `publish_many` would."""
     insert_rows(session, _OUTBOX, _FACT_COLUMNS, rows, prepared=True)
+
+
+def publish_selected(session: Session, rows: Select[Any] | TextualSelect) -> None:
+    """Adds the facts a SELECT yields in the outbox's row form (as for `publish_prepared`), made by the database:
+    for writers whose rows are there already (`storage.bulk.load_stage`). Ids follow the SELECT's order."""
+    session.execute(insert(_OUTBOX).from_select(list(_FACT_COLUMNS), rows))
 
 
 def contact_changed(workspace_id: int, contact_id: int, *, fields: list[str] | None = None,
