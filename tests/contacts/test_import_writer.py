@@ -142,7 +142,8 @@ def test_a_staged_chunk_writes_what_the_rows_planned_in_python_write(container: 
     assert [(p.line, p.message) for p in staged.problems] == [(p.line, p.message) for p in planned.problems]
     with container.db.read() as session:
         companies = sorted(session.scalars(select(Company.name).where(Company.workspace_id == staged_ws)))
-    assert companies == ["Acme", "Globex", "Initech"]  # Initech once (planned and staged rows name it); no Umbrella (its row failed)
+    # Initech once (a planned row and staged rows name it); no Umbrella (its row failed)
+    assert companies == ["Acme", "Globex", "Initech"]
 
 
 values = st.one_of(st.none(), st.text(max_size=5))
