@@ -16,6 +16,12 @@ Rows are inserted with `insert_rows` (COPY on PostgreSQL, one executemany on SQL
 errors; then the 'contact changed' facts with `publish_prepared` (the same bulk path), in the
 order of their contacts.
 
+On SQLite, chunks arrive staged (`stage_rows`: the valid rows in a small SQLite database, made by the worker
+processes). `plan_staged_chunk` loads the stage into the session and leaves there the rows that create a contact
+alone (no other row of the chunk and no contact has their email or external id), which `write_chunk` inserts
+with INSERT … SELECT: at 20,000 rows a transaction that halved SQLite's cost per row (12.8 against 24.1 µs) and
+spends it in C without the GIL. Every other row goes through `plan_chunk` as above.
+
 Most rows of an import create a contact that no other row of the chunk touches, so those stay the validated row
 tuple they came as (`RowValues`) and go to the database from it: no per-row objects beyond the rows to write. The
 worker processes that validate rows also make each one ready to write (`ready_to_write`): its attributes' JSON,
