@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CADENZA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="CADENZA_", extra="ignore", env_ignore_empty=True)  # VAR= is unset
 
     database_url: str = "sqlite:///cadenza.db"
     secret_key: str | None = None
