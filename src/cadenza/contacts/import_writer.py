@@ -218,8 +218,8 @@ def stage_rows(rows: Sequence[tuple[int, RowValues]], required: Collection[str])
         email, external_id, attributes, tags = row[_EMAIL], row[_EXTERNAL_ID], row[_ATTRIBUTES], row[_TAG_LIST]
         alone = ((not email or emails[email] == 1) and (not external_id or external_ids[external_id] == 1)
                  and all(key in attributes for key in required))
-        staged.append((seq, *row[:_TAG_LIST], json_dumps(tags) if tags else None, json_dumps(attributes),
-                       _created_tail(row), alone))
+        ready = ready_to_write(row)  # the tags, a list, go as JSON
+        staged.append((seq, *ready[:_TAG_LIST], json_dumps(tags) if tags else None, *ready[_ATTRIBUTES_JSON:], alone))
     return build_stage({_STAGED: (_STAGED_COLUMNS, staged)})
 
 
