@@ -200,32 +200,43 @@ def plan_chunk(session: Session, workspace_id: int, rows: Sequence[RowValues], r
 
 
 # A chunk's valid rows, ready to write, as `stage_rows` stages them: each with its place in the chunk (`seq`).
-_STAGED = "staged"
+# The facts' tails (`_created_tail`) are few per file and long: each is staged once, in `tails`.
+_STAGED, _TAILS = "staged", "tails"
 _STAGED_COLUMNS = ("line", "email", "external_id", "phone", "first_name", "last_name", "timezone", "company",
-                   "tags", "attributes", "fact_tail", "alone")
-_READY = "seq, line, email, external_id, phone, first_name, last_name, timezone, company, tags, attributes, fact_tail"
+                   "tags", "attributes", "tail", "alone")
+_READY = ("s.seq, s.line, s.email, s.external_id, s.phone, s.first_name, s.last_name, s.timezone, s.company, s.tags, "
+          "s.attributes, t.text")
+_WITH_TAILS = "{0}.{1} AS s JOIN {0}.{2} AS t ON t.seq = s.tail"
 
 
 def stage_rows(rows: Sequence[tuple[int, RowValues]], required: Collection[str]) -> bytes:
-    """A chunk's valid rows, each with its place in the chunk, made ready to write (`ready_to_write`) and staged
-    (`storage.bulk.build_stage`): what a worker process sends. A row is marked `alone` when no other row of the
-    chunk names its email or external id and it has every `required` custom field: unless a contact has its
-    email or external id already, it creates a contact that nothing else in the chunk touches."""
+    """A chunk's valid rows, each with its place in the chunk, made ready to write (as `ready_to_write`) and
+    staged (`storage.bulk.build_stage`): what a worker process sends. A row is marked `alone` when no other row
+    of the chunk names its email or external id and it has every `required` custom field: unless a contact has
+    its email or external id already, it creates a contact that nothing else in the chunk touches."""
     emails = Counter(row[_EMAIL] for _, row in rows if row[_EMAIL])
     external_ids = Counter(row[_EXTERNAL_ID] for _, row in rows if row[_EXTERNAL_ID])
-    staged = []
-    for seq, row in rows:
-        email, external_id, attributes, tags = row[_EMAIL], row[_EXTERNAL_ID], row[_ATTRIBUTES], row[_TAG_LIST]
+    tails: dict[str, int] = {}
+    staged: list[tuple[Any, ...]] = []
+    add = staged.append
+    for seq, row in rows:  # one tuple per row: this runs for every row of a file
+        line, email, external_id, phone, first_name, last_name, timezone, company, tags, attributes = row
         alone = ((not email or emails[email] == 1) and (not external_id or external_ids[external_id] == 1)
-                 and all(key in attributes for key in required))
-        ready = ready_to_write(row)  # the tags, a list, go as JSON
-        staged.append((seq, *ready[:_TAG_LIST], json_dumps(tags) if tags else None, *ready[_ATTRIBUTES_JSON:], alone))
-    return build_stage({_STAGED: (_STAGED_COLUMNS, staged)})
+                 and (not required or all(key in attributes for key in required)))
+        tail = _created_tail(row)
+        tail_id = tails.get(tail)
+        if tail_id is None:
+            tail_id = tails[tail] = len(tails)
+        add((seq, line, email, external_id, phone, first_name, last_name, timezone, company,
+             json_dumps(tags) if tags else None, json_dumps(attributes), tail_id, alone))
+    return build_stage({_STAGED: (_STAGED_COLUMNS, staged),
+                        _TAILS: (("text",), [(tail_id, tail) for tail, tail_id in tails.items()])})
 
 
 def staged_rows(stage: bytes) -> list[tuple[int, RowValues]]:
     """The ready rows of a staged chunk (`stage_rows`), each with its place in the chunk, in order."""
-    return [_ready(row) for row in read_stage(stage, f"SELECT {_READY} FROM {_STAGED} ORDER BY seq")]
+    return [_ready(row) for row in read_stage(
+        stage, f"SELECT {_READY} FROM {_WITH_TAILS.format('main', _STAGED, _TAILS)} ORDER BY s.seq")]
 
 
 def _ready(staged: Sequence[Any]) -> tuple[int, RowValues]:
@@ -250,7 +261,8 @@ def plan_staged_chunk(session: Session, workspace_id: int, stage: bytes, raws: S
         {"workspace_id": workspace_id}))
     values = {"taken": json_dumps(taken)}
     others = [_ready(row) for row in session.execute(text(
-        f"SELECT {_READY} FROM {STAGE}.{_STAGED} AS s WHERE NOT ({_ALONE}) ORDER BY seq"), values)]
+        f"SELECT {_READY} FROM {_WITH_TAILS.format(STAGE, _STAGED, _TAILS)} WHERE NOT ({_ALONE}) ORDER BY s.seq"),
+        values)]
     plan = plan_chunk(session, workspace_id, [row for _, row in others], [raws[seq] for seq, _ in others],
                       problems, update_existing=update_existing, required=required)
     alone = session.scalar(text(f"SELECT count(*) FROM {STAGE}.{_STAGED} AS s WHERE {_ALONE}"), values) or 0
@@ -291,8 +303,8 @@ def _write_staged(session: Session, staged: StagedContacts, company_ids: Mapping
         f"INSERT INTO contact_tags (workspace_id, contact_id, tag) SELECT :workspace_id, :first_id + s.seq, t.value "
         f"FROM {rows}, json_each(s.tags) AS t WHERE {_ALONE} AND s.tags IS NOT NULL"), values)
     publish_selected(session, text(
-        f"SELECT :workspace_id, :topic, '{_FACT_HEAD}' || (:first_id + s.seq) || s.fact_tail, :fact_at "
-        f"FROM {rows} WHERE {_ALONE} ORDER BY s.seq")
+        f"SELECT :workspace_id, :topic, '{_FACT_HEAD}' || (:first_id + s.seq) || t.text, :fact_at "
+        f"FROM {_WITH_TAILS.format(STAGE, _STAGED, _TAILS)} WHERE {_ALONE} ORDER BY s.seq")
         .bindparams(workspace_id=workspace_id, topic=CONTACT_CHANGED, first_id=first_id, fact_at=fact_at,
                     taken=values["taken"])
         .columns())

@@ -181,8 +181,13 @@ def build_stage(tables: Mapping[str, StageTable]) -> bytes:
     in-memory SQLite database), so it runs anywhere, a worker process included."""
     staging = sqlite3.connect(":memory:")
     try:
-        for name, (columns, rows) in tables.items():
+        # Every table before any row, so a table has the same root page in every stage of these tables. A
+        # statement SQLite prepared against one loaded stage is run again against the next (the driver caches
+        # it) once SQLite has checked only the schema's version number: a table whose root page moved with the
+        # size of the one made before it was read at the wrong page ("database disk image is malformed").
+        for name, (columns, _rows) in tables.items():
             staging.execute(f"CREATE TABLE {name} (seq INTEGER PRIMARY KEY, {', '.join(columns)})")
+        for name, (columns, rows) in tables.items():
             marks = ", ".join("?" for _ in columns)
             staging.executemany(f"INSERT INTO {name} VALUES (?, {marks})", rows)
         staging.commit()
