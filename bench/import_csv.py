@@ -30,15 +30,17 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 sys.path.insert(0, str(REPO / "bench"))
 
+from typing import TYPE_CHECKING  # noqa: E402
+
 from common import create_postgres_database, drop_postgres_database, insert_baseline  # noqa: E402
 
-from cadenza.auth import Principal  # noqa: E402
-from cadenza.bootstrap import Container, build_container  # noqa: E402
-from cadenza.config import Settings  # noqa: E402
-from cadenza.contacts.importing import ImportService  # noqa: E402
-from cadenza.contacts.models import ContactImport, CustomField  # noqa: E402
-from cadenza.contacts.schemas import ContactFilters  # noqa: E402
-from cadenza.schema import upgrade  # noqa: E402
+# The application is imported where it is used, as the `cadenza` command does: the import's worker processes
+# start by importing this script again (multiprocessing's spawn), and should pay for it what they pay for the
+# command (tests/cli/test_startup.py).
+if TYPE_CHECKING:
+    from cadenza.auth import Principal
+    from cadenza.bootstrap import Container
+    from cadenza.contacts.models import ContactImport
 
 FIRST = ["Ada", "Grace", "Alan", "Linus", "Margaret", "Barbara", "Ken", "Dennis", "Frances", "Radia", "José",
          "Jürgen", "Zoë", "Søren", "Aiko", "Chen", "Olu", "Priya", "Mateo", "Ingrid"]
@@ -84,6 +86,12 @@ def rss_mb() -> float:
 
 
 def run(args: argparse.Namespace, scratch: Path, url: str) -> dict[str, object]:
+    from cadenza.auth import Principal
+    from cadenza.bootstrap import build_container
+    from cadenza.config import Settings
+    from cadenza.contacts.models import CustomField
+    from cadenza.schema import upgrade
+
     csv_path = scratch / "contacts.csv"
     started = time.perf_counter()
     size, bad_rows = generate(csv_path, args.rows, args.bad_share, args.phone_share)
@@ -102,7 +110,8 @@ def run(args: argparse.Namespace, scratch: Path, url: str) -> dict[str, object]:
             CustomField(workspace_id=owner.workspace_id, entity="contact", key="score", label="Score",
                         type="number", options=[], is_required=False, is_personal=False, created_at=now),
         ])
-    container.imports.chunk_size = args.chunk_size
+    if args.chunk_size:
+        container.imports.chunk_size = args.chunk_size
     samples: list[float] = []
 
     def progress(contact_import: ContactImport) -> None:
@@ -139,6 +148,8 @@ def run(args: argparse.Namespace, scratch: Path, url: str) -> dict[str, object]:
 
 def export(container: Container, principal: Principal, path: Path) -> dict[str, object]:
     """`--export`: the imported contacts written back out as CSV (`GET /api/v1/contacts/export.csv`'s work)."""
+    from cadenza.contacts.schemas import ContactFilters
+
     rss_before = rss_mb()
     started = time.perf_counter()
     lines = 0
@@ -157,7 +168,7 @@ def main() -> None:
     parser.add_argument("--postgres", action="store_true", help="import into PostgreSQL (CADENZA_TEST_DATABASE_URL)")
     parser.add_argument("--bad-share", type=float, default=0.03, help="share of rows with one bad cell")
     parser.add_argument("--phone-share", type=float, default=0.3, help="share of rows with a phone number")
-    parser.add_argument("--chunk-size", type=int, default=ImportService.chunk_size)
+    parser.add_argument("--chunk-size", type=int, help="rows per chunk (default: the import's own)")
     parser.add_argument("--export", action="store_true", help="then export every contact as CSV, timed")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

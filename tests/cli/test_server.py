@@ -27,7 +27,7 @@ def settled(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 def test_serve_refuses_an_unmigrated_database_naming_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     served: list[object] = []
-    monkeypatch.setattr("cadenza.cli.server.uvicorn.run", lambda app, **_options: served.append(app))
+    monkeypatch.setattr("uvicorn.run", lambda app, **_options: served.append(app))
 
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
@@ -79,7 +79,7 @@ def test_serve_runs_the_worker_in_a_thread_and_stops_it_cleanly(
         server.run(app, **options)
         seen_running.append(any(t.name == "cadenza-worker" and t.is_alive() for t in threading.enumerate()))
 
-    monkeypatch.setattr("cadenza.cli.server.uvicorn.run", fake_run)
+    monkeypatch.setattr("uvicorn.run", fake_run)
     stopped: list[Worker] = []
     monkeypatch.setattr(Worker, "stop", lambda self: (stopped.append(self), self._stop.set()))
 
@@ -97,7 +97,7 @@ def test_serve_runs_the_worker_in_a_thread_and_stops_it_cleanly(
 def test_serve_with_no_worker_starts_no_worker_thread(container: Container, database_url: str, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     server = FakeServer()
-    monkeypatch.setattr("cadenza.cli.server.uvicorn.run", server.run)
+    monkeypatch.setattr("uvicorn.run", server.run)
 
     result = run_cli(["serve", "--no-worker"], cli_env(database_url, tmp_path))
 
@@ -107,7 +107,7 @@ def test_serve_with_no_worker_starts_no_worker_thread(container: Container, data
 
 def test_serve_says_what_to_fix_in_the_database_servers_settings(
         container: Container, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("cadenza.cli.server.uvicorn.run", FakeServer().run)
+    monkeypatch.setattr("uvicorn.run", FakeServer().run)
     monkeypatch.setattr("cadenza.storage.database.Database.operator_warnings",
                         lambda self: ["PostgreSQL's autovacuum is off."])
 

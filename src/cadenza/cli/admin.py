@@ -11,16 +11,18 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from cadenza.auth import Principal, Role, Scope
-from cadenza.auth.models import Workspace
-from cadenza.auth.schemas import ApiKeyOut, UserOut
-from cadenza.bootstrap import Container
 from cadenza.cli.common import console, err_console, open_container
 from cadenza.core.errors import CadenzaError, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from cadenza.auth.models import Workspace
+    from cadenza.bootstrap import Container
 
 users = typer.Typer(help="Users and their roles.", no_args_is_help=True)
 keys = typer.Typer(help="API keys.", no_args_is_help=True)
@@ -97,6 +99,8 @@ def list_users(workspace: str | None = WORKSPACE_OPTION, as_json: bool = JSON_OP
     """List a workspace's members and their roles."""
     with _operator() as container:
         target = _workspace(container, workspace)
+        from cadenza.auth.schemas import UserOut
+
         members = [UserOut.of(user, role)
                    for user, role in container.access.list_members(Principal.system(target.id, CLI_ACTOR))]
     if as_json:
@@ -128,6 +132,8 @@ def list_keys(workspace: str | None = WORKSPACE_OPTION, as_json: bool = JSON_OPT
     """List API keys (prefix, name, scope, last use, revocation). Full keys are never shown again."""
     with _operator() as container:
         target = _workspace(container, workspace)
+        from cadenza.auth.schemas import ApiKeyOut
+
         found = [ApiKeyOut.model_validate(key)
                  for key in container.access.list_api_keys(Principal.system(target.id, CLI_ACTOR))]
     if as_json:

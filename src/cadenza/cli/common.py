@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from cadenza.bootstrap import Container, build_container
 from cadenza.core.errors import CadenzaError, NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from cadenza.bootstrap import Container
 
 console = Console()
 err_console = Console(stderr=True)
 
 
 def open_container(*, require_migrated: bool = True) -> Container:
+    from cadenza.bootstrap import build_container  # the application, loaded by the commands that use it
+
     container = build_container()
     if require_migrated:
         ensure_migrated(container)

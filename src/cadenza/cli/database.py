@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from cadenza.cli.common import console, err_console
 from cadenza.config import Settings
-from cadenza.schema import MigrationStatus, migration_status
-from cadenza.schema import upgrade as run_upgrade
-from cadenza.storage.database import build_engine
+
+if TYPE_CHECKING:
+    from cadenza.schema import MigrationStatus
 
 app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 
 
 def _status(url: str) -> MigrationStatus:
+    from cadenza.schema import migration_status
+    from cadenza.storage.database import build_engine
+
     engine = build_engine(url)
     try:
         return migration_status(engine)
@@ -32,6 +37,8 @@ def upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> 
     if revision == "head" and before.is_current:
         console.print(f"Database already at the latest schema ({before.head}).")
         return
+    from cadenza.schema import upgrade as run_upgrade
+
     run_upgrade(url, revision)
     after = _status(url)
     console.print(f"Database migrated from {before.current or 'an empty schema'} to {after.current}.")

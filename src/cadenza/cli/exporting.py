@@ -16,7 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cadenza.cli.common import console, err_console, operator_container
 from cadenza.cli.importing import workspace_principal
-from cadenza.contacts.schemas import ContactFilters
 
 app = typer.Typer(help="Export data.", no_args_is_help=True)
 
@@ -36,6 +35,8 @@ def export_contacts(
     if path is not None and path.exists() and not overwrite:
         err_console.print(f"[red]Error:[/red] {path} exists; pass --overwrite to replace it.", highlight=False)
         raise typer.Exit(2)
+    from cadenza.contacts.schemas import ContactFilters
+
     with operator_container() as container:
         principal = workspace_principal(container, workspace)
         filters = ContactFilters(tag=tag or None, q=search or None)

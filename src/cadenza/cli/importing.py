@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
 from cadenza.auth import Principal
-from cadenza.bootstrap import Container
 from cadenza.cli.common import console, err_console, operator_container
-from cadenza.contacts.models import ContactImport
 from cadenza.core.errors import NotFound, ValidationFailed
+
+if TYPE_CHECKING:
+    from cadenza.bootstrap import Container
+    from cadenza.contacts.models import ContactImport
 
 app = typer.Typer(help="Import data.", no_args_is_help=True)
 

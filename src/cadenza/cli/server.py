@@ -11,17 +11,15 @@ from __future__ import annotations
 
 import signal
 import threading
+from typing import TYPE_CHECKING
 
 import typer
-import uvicorn
 
 from cadenza.cli.common import console, err_console, open_container, warn_operator
-from cadenza.config import Settings
 from cadenza.core.heap import settle_server_heap
-from cadenza.demo import seed_demo
-from cadenza.schema import upgrade
-from cadenza.web import create_server_app
-from cadenza.workers.loop import Worker, start_in_thread
+
+if TYPE_CHECKING:
+    from cadenza.workers.loop import Worker
 
 
 def serve(
@@ -31,6 +29,14 @@ def serve(
     no_worker: bool = typer.Option(False, "--no-worker", help="Serve HTTP only; run `cadenza worker` apart."),
 ) -> None:
     """Run the API, the UI and (unless --no-worker) the background worker in one process."""
+    import uvicorn
+
+    from cadenza.config import Settings
+    from cadenza.demo import seed_demo
+    from cadenza.schema import upgrade
+    from cadenza.web import create_server_app
+    from cadenza.workers.loop import start_in_thread
+
     if demo:
         upgrade(Settings().database_url)
     container = open_container(require_migrated=True)
@@ -64,6 +70,8 @@ def serve(
 
 def worker() -> None:
     """Run background work (jobs, outbox relay) until interrupted. Run as many as you like on PostgreSQL."""
+    from cadenza.workers.loop import Worker
+
     container = open_container()
     warn_operator(container)
     if not container.db.is_postgres:
@@ -90,6 +98,8 @@ STOP_TIMEOUT_SECONDS = 60.0
 
 def demo() -> None:
     """Create (or refresh) the demo workspace and print its logins."""
+    from cadenza.demo import seed_demo
+
     container = open_container()
     try:
         credentials = seed_demo(container)
