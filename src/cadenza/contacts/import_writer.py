@@ -286,10 +286,10 @@ def _write_staged(session: Session, staged: StagedContacts, company_ids: Mapping
     chunk's first contact id."""
     session.execute(text("CREATE TEMP TABLE IF NOT EXISTS import_companies (name TEXT PRIMARY KEY, id INTEGER)"))
     session.execute(text("DELETE FROM temp.import_companies"))
-    if staged.company_ids:
-        session.execute(text("INSERT INTO temp.import_companies (name, id) VALUES (:name, :id)"), [
-            {"name": name, "id": company_ids.get(company_id, company_id)}
-            for name, company_id in staged.company_ids.items()])
+    if staged.company_ids:  # one statement (thousands of names a chunk: an executemany cost ~2 µs a row)
+        session.execute(text("INSERT INTO temp.import_companies (name, id) SELECT key, value FROM json_each(:ids)"),
+                        {"ids": json_dumps({name: company_ids.get(company_id, company_id)
+                                            for name, company_id in staged.company_ids.items()})})
     first_id = reserve_ids(session, _CONTACTS, staged.places)[0]
     values = {"workspace_id": workspace_id, "first_id": first_id, "stamp": stamp, "taken": json_dumps(staged.taken)}
     rows = f"{STAGE}.{_STAGED} AS s"
