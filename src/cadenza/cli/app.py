@@ -23,4 +23,6 @@ app.add_typer(jobs.app, name="jobs")
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic names each plugin it sets up at INFO when first imported, which the commands do after this line.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     app()
