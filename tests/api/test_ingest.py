@@ -372,3 +372,46 @@ def test_whole_numbers_past_64_bits_are_kept_exactly(client: TestClient, contain
     assert response.json() == {"success": True}
     [event] = events(container, actors.alice.workspace_id)
     assert event.properties == {"n": big}
+
+
+def test_ingest_requests_are_counted_by_path_and_status(client: TestClient, ingest_key: str) -> None:
+    # Segment calls are answered in front of the middleware (cadenza.api.ingest_path), which counts them itself.
+    client.post("/v1/batch", json={"batch": [track(userId="u1")]}, headers=basic(ingest_key))
+    client.post("/v1/t", json=track(userId="u1"), headers=basic(ingest_key))
+    client.post("/v1/t", json=track(userId="u1"))
+
+    metrics = client.get("/metrics").text
+    assert 'cadenza_http_requests_total{method="POST",route="/v1/batch",status="200"} 1.0' in metrics
+    assert 'cadenza_http_requests_total{method="POST",route="/v1/t",status="200"} 1.0' in metrics
+    assert 'cadenza_http_requests_total{method="POST",route="/v1/t",status="401"} 1.0' in metrics
+    assert 'cadenza_http_request_duration_seconds_count{method="POST",route="/v1/t"} 2.0' in metrics
+
+
+def test_a_refused_call_tells_a_browser_why(client: TestClient, ingest_key: str) -> None:
+    # analytics.js posts from the site's own origin: without the CORS header it could not read the problem.
+    response = client.post("/v1/batch", content=b"{not json", headers={**basic(ingest_key),
+                                                                      "Origin": "https://shop.example.com"})
+
+    assert response.status_code == 400
+    assert response.headers["access-control-allow-origin"] == "*"
+    assert response.json()["instance"] == "/v1/batch"
+
+
+def test_the_router_alone_serves_the_same_calls(container: Container, actors: Actors, ingest_key: str) -> None:
+    # The routes declared for /openapi.json answer as the short way in does, where it is not in front.
+    from cadenza.api.metrics import Metrics
+    from cadenza.api.routers import ingest
+
+    app = FastAPI()
+    app.state.container, app.state.metrics = container, Metrics()
+    app.include_router(ingest.router, prefix="/v1")
+    with TestClient(app) as plain:
+        stored = plain.post("/v1/batch", json={"batch": [track(userId="u1"), {"type": "track"}]},
+                            headers=basic(ingest_key))
+        refused = plain.post("/v1/track", json=track(userId="u1"))
+
+    assert stored.status_code == 200
+    assert stored.json()["rejected"][0]["index"] == 1
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == 'Basic realm="cadenza", Bearer'
+    assert len(events(container, actors.alice.workspace_id)) == 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from cadenza import __version__
 from cadenza.api.docs import mount_docs
 from cadenza.api.idempotency import IdempotencyMiddleware
+from cadenza.api.ingest_path import SegmentIngest
 from cadenza.api.metrics import Metrics, MetricsMiddleware
 from cadenza.api.problems import register_problem_handlers
 from cadenza.api.routers import (
@@ -28,8 +30,15 @@ from cadenza.bootstrap import Container
 API_PREFIX = "/api/v1"
 
 
+class CadenzaApp(FastAPI):
+    """FastAPI with Segment calls answered in front of its middleware (`cadenza.api.ingest_path`)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return SegmentIngest(super().build_middleware_stack(), self.state.container, self.state.metrics)
+
+
 def create_app(container: Container) -> FastAPI:
-    app = FastAPI(
+    app = CadenzaApp(
         title="Cadenza",
         version=__version__,
         description="Marketing automation API: Segment-compatible ingest under /v1, management under /api/v1.",

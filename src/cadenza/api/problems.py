@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from cadenza.core.errors import CadenzaError
 
 PROBLEM = "application/problem+json"
+CHALLENGE = 'Basic realm="cadenza", Bearer'  # WWW-Authenticate of every 401
 
 
 class Problem(BaseModel):
@@ -46,7 +47,7 @@ def problem_response(status: int, title: str, detail: str, *, slug: str, instanc
     if instance:
         body["instance"] = instance
     body.update(extra)
-    headers = {"WWW-Authenticate": 'Basic realm="cadenza", Bearer'} if status == 401 else None
+    headers = {"WWW-Authenticate": CHALLENGE} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -61,7 +62,7 @@ def register_problem_handlers(app: FastAPI) -> None:
         body = error.to_problem(request.url.path)
         headers = dict(error.headers)
         if error.status == 401:
-            headers["WWW-Authenticate"] = 'Basic realm="cadenza", Bearer'
+            headers["WWW-Authenticate"] = CHALLENGE
         return JSONResponse(body, status_code=error.status, media_type=PROBLEM, headers=headers or None)
 
     @app.exception_handler(RequestValidationError)

@@ -9,6 +9,8 @@ limited as Segment limits it (500 KB a batch, 32 KB a message) before it is deco
 from __future__ import annotations
 
 import zlib
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -16,9 +18,11 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.deps import credentials_from_header, get_container
+from cadenza.api.metrics import Metrics
+from cadenza.api.problems import CHALLENGE, PROBLEM
 from cadenza.auth import Permission, Principal
 from cadenza.bootstrap import Container
-from cadenza.core.errors import PermissionDenied, Unauthenticated
+from cadenza.core.errors import CadenzaError, PermissionDenied, Unauthenticated
 from cadenza.events.errors import BatchTooLarge, InvalidMessage, MalformedBody, MessageTooLarge
 from cadenza.events.intake import read_batch_body, read_single_body
 from cadenza.events.schemas import MESSAGE_TYPES, IngestAnswer
@@ -55,20 +59,21 @@ def _may_ingest(principal: Principal) -> Principal:
     return principal
 
 
-async def _read_body(request: Request, limit: int, too_large: type[BatchTooLarge | MessageTooLarge]) -> bytes:
+async def _read_body(headers: Mapping[str, str], chunks: AsyncIterator[bytes], limit: int,
+                     too_large: type[BatchTooLarge | MessageTooLarge]) -> bytes:
     """The raw body, refused with 413 as soon as it passes `limit` (before reading, when Content-Length says so)."""
-    declared = request.headers.get("content-length")
+    declared = headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         raise too_large(f"The body is {int(declared)} bytes; at most {limit} are accepted.")
-    chunks: list[bytes] = []
+    parts: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise too_large(f"The body is over {limit} bytes; at most {limit} are accepted.")
-        chunks.append(chunk)
-    raw = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "").strip().lower()
+        parts.append(chunk)
+    raw = b"".join(parts)
+    encoding = headers.get("content-encoding", "").strip().lower()
     if encoding in ("gzip", "deflate"):
         raw = _inflate(raw, limit, encoding, too_large)
     elif encoding not in ("", "identity"):
@@ -106,33 +111,56 @@ async def _handle(container: Container, principal: Principal | None, raw: bytes,
     return result
 
 
-async def _ingest(request: Request, kind: str | None) -> Response:
-    container = get_container(request)
-    settings = container.settings
-    key = credentials_from_header(request.headers.get("authorization"))
-    principal = await _principal(container, key) if key else None
-    if kind is None:
-        raw = await _read_body(request, settings.max_batch_bytes, BatchTooLarge)
-    else:
-        raw = await _read_body(request, settings.max_event_bytes, MessageTooLarge)
-    metrics = request.app.state.metrics
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What a Segment call is answered: a status, JSON (problem+json for an error), its headers."""
+
+    status: int
+    body: bytes
+    media_type: str
+    headers: dict[str, str]
+
+
+async def answer(container: Container, metrics: Metrics, kind: str | None, path: str, headers: Mapping[str, str],
+                 chunks: AsyncIterator[bytes]) -> Answer:
+    """One Segment call (`kind`; None for a batch), from its headers (names in lower case) and its body's chunks.
+
+    Every way a call can go wrong for its sender (no or a bad key, a body too large or malformed, every message
+    refused, ingest busy) is answered as problem+json; the counters of stored, duplicate and refused messages
+    move. Anything else is a fault of ours and is raised."""
     try:
-        result = await _handle(container, principal, raw, kind)
-    except InvalidMessage as error:
-        metrics.ingest_rejected.inc(len(error.extra.get("rejected", [])) or 1)
-        raise
+        result = await _ingest(container, kind, headers, chunks)
+    except CadenzaError as error:
+        if isinstance(error, InvalidMessage):
+            metrics.ingest_rejected.inc(len(error.extra.get("rejected", [])) or 1)
+        problem_headers = {**_CORS, **error.headers}
+        if error.status == 401:
+            problem_headers["WWW-Authenticate"] = CHALLENGE
+        return Answer(error.status, orjson.dumps(error.to_problem(path)), PROBLEM, problem_headers)
     for message_type, count in result.stored.items():
         metrics.ingested.labels(message_type).inc(count)
     if result.duplicates:
         metrics.ingest_duplicates.inc(result.duplicates)
     if result.rejected:
         metrics.ingest_rejected.inc(len(result.rejected))
-    answer: dict[str, Any] = {"success": True}
+    body: dict[str, Any] = {"success": True}
     if result.duplicates:
-        answer["duplicates"] = result.duplicates
+        body["duplicates"] = result.duplicates
     if result.rejected:
-        answer["rejected"] = result.rejected
-    return Response(orjson.dumps(answer), media_type="application/json", headers=_CORS)
+        body["rejected"] = result.rejected
+    return Answer(200, orjson.dumps(body), "application/json", _CORS)
+
+
+async def _ingest(container: Container, kind: str | None, headers: Mapping[str, str],
+                  chunks: AsyncIterator[bytes]) -> IngestResult:
+    settings = container.settings
+    key = credentials_from_header(headers.get("authorization"))
+    principal = await _principal(container, key) if key else None
+    if kind is None:
+        raw = await _read_body(headers, chunks, settings.max_batch_bytes, BatchTooLarge)
+    else:
+        raw = await _read_body(headers, chunks, settings.max_event_bytes, MessageTooLarge)
+    return await _handle(container, principal, raw, kind)
 
 
 # Browsers send from any site with a public write key (analytics.js posts text/plain, RudderStack's SDK
@@ -155,7 +183,10 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
 
 def _endpoint(kind: str | None) -> Any:
     async def endpoint(request: Request) -> Response:
-        return await _ingest(request, kind)
+        """The route as FastAPI serves it, for an app without `SegmentIngest` in front (see its module)."""
+        done = await answer(get_container(request), request.app.state.metrics, kind, request.url.path,
+                            request.headers, request.stream())
+        return Response(done.body, status_code=done.status, media_type=done.media_type, headers=done.headers)
 
     endpoint.__name__ = f"ingest_{kind or 'batch'}"
     return endpoint
