@@ -51,6 +51,14 @@ def problem_response(status: int, title: str, detail: str, *, slug: str, instanc
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
+def problem_headers(error: CadenzaError) -> dict[str, str]:
+    """The headers of an error's problem+json answer: its own (e.g. Retry-After) and, on a 401, the challenge."""
+    headers = dict(error.headers)
+    if error.status == 401:
+        headers["WWW-Authenticate"] = CHALLENGE
+    return headers
+
+
 def _field_path(loc: tuple[Any, ...]) -> str:
     parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
     return ".".join(parts) or str(loc[0] if loc else "")
@@ -59,11 +67,8 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def register_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(CadenzaError)
     async def _cadenza_error(request: Request, error: CadenzaError) -> JSONResponse:
-        body = error.to_problem(request.url.path)
-        headers = dict(error.headers)
-        if error.status == 401:
-            headers["WWW-Authenticate"] = CHALLENGE
-        return JSONResponse(body, status_code=error.status, media_type=PROBLEM, headers=headers or None)
+        return JSONResponse(error.to_problem(request.url.path), status_code=error.status, media_type=PROBLEM,
+                            headers=problem_headers(error) or None)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, error: RequestValidationError) -> JSONResponse:

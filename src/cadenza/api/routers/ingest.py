@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from cadenza.api.deps import credentials_from_header, get_container
 from cadenza.api.metrics import Metrics
-from cadenza.api.problems import CHALLENGE, PROBLEM
+from cadenza.api.problems import PROBLEM, problem_headers
 from cadenza.auth import Permission, Principal
 from cadenza.bootstrap import Container
 from cadenza.core.errors import CadenzaError, PermissionDenied, Unauthenticated
@@ -133,10 +133,7 @@ async def answer(container: Container, metrics: Metrics, kind: str | None, path:
     except CadenzaError as error:
         if isinstance(error, InvalidMessage):
             metrics.ingest_rejected.inc(len(error.extra.get("rejected", [])) or 1)
-        problem_headers = {**_CORS, **error.headers}
-        if error.status == 401:
-            problem_headers["WWW-Authenticate"] = CHALLENGE
-        return Answer(error.status, orjson.dumps(error.to_problem(path)), PROBLEM, problem_headers)
+        return Answer(error.status, orjson.dumps(error.to_problem(path)), PROBLEM, {**_CORS, **problem_headers(error)})
     for message_type, count in result.stored.items():
         metrics.ingested.labels(message_type).inc(count)
     if result.duplicates:
