@@ -52,7 +52,7 @@ def create_app(container: Container) -> FastAPI:
     register_problem_handlers(app)
     mount_docs(app)
     app.include_router(ops.router)
-    app.include_router(ingest.router, prefix="/v1", tags=["ingest"])
+    app.include_router(ingest.router, prefix=ingest.PREFIX, tags=["ingest"])
     for module, tag in ((contacts, "contacts"), (events, "events"), (companies, "companies"), (fields, "fields"),
                         (imports, "imports"), (duplicates, "duplicates"), (users, "users"),
                         (api_keys, "api-keys"), (audit, "audit-log"), (jobs, "jobs")):

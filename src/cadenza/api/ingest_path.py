@@ -19,13 +19,12 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from cadenza.api.metrics import Metrics
-from cadenza.api.routers.ingest import Answer, answer
+from cadenza.api.routers.ingest import PREFIX, Answer, answer, call_paths
 from cadenza.bootstrap import Container
 from cadenza.events.schemas import MESSAGE_TYPES
 
-# Each call's path and analytics.js's one-letter spelling (/v1/t, /v1/p, … and /v1/b for a batch): its kind.
-PATHS: dict[str, str | None] = {
-    f"/v1/{path}": kind for kind in (*MESSAGE_TYPES, None) for path in (kind or "batch", (kind or "batch")[0])}
+# Each path the router serves a call at (`call_paths`): the call's kind.
+PATHS: dict[str, str | None] = {PREFIX + path: kind for kind in (*MESSAGE_TYPES, None) for path in call_paths(kind)}
 _GONE = 499  # the status counted when the client went away before its body came (nginx's spelling)
 
 

@@ -28,7 +28,15 @@ from cadenza.events.intake import read_batch_body, read_single_body
 from cadenza.events.schemas import MESSAGE_TYPES, IngestAnswer
 from cadenza.events.service import IngestResult
 
+PREFIX = "/v1"  # where the application mounts this router
 router = APIRouter()
+
+
+def call_paths(kind: str | None) -> tuple[str, str]:
+    """A call's paths under PREFIX (`kind`; None for a batch): its name, and analytics.js's spelling of it, the
+    name's first letter (/t, /p, … and /b for a batch)."""
+    name = kind or "batch"
+    return f"/{name}", f"/{name[0]}"
 
 _DESCRIPTION = (
     "Segment HTTP Tracking API compatible. Authenticate with an ingest key as the HTTP Basic user name and an "
@@ -194,10 +202,9 @@ def preflight() -> Response:
 
 
 for _kind in (*MESSAGE_TYPES, None):
-    _name = _kind or "batch"
-    router.add_api_route(f"/{_name}", _endpoint(_kind), methods=["POST"], responses=_RESPONSES, response_model=None,
-                         summary=f"Segment {_name} call", description=_DESCRIPTION)
-    # analytics.js posts to the type's first letter (/v1/t, /v1/p, … and /v1/b for batches).
-    router.add_api_route(f"/{_name[0]}", _endpoint(_kind), methods=["POST"], include_in_schema=False)
-    for _path in (f"/{_name}", f"/{_name[0]}"):
+    _named, _letter = call_paths(_kind)
+    router.add_api_route(_named, _endpoint(_kind), methods=["POST"], responses=_RESPONSES, response_model=None,
+                         summary=f"Segment {_kind or 'batch'} call", description=_DESCRIPTION)
+    router.add_api_route(_letter, _endpoint(_kind), methods=["POST"], include_in_schema=False)
+    for _path in (_named, _letter):
         router.add_api_route(_path, preflight, methods=["OPTIONS"], include_in_schema=False)
